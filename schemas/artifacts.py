@@ -1,0 +1,371 @@
+"""Pipeline artifacts (§5.2–5.9, §16, §21): what each stage writes to the artifact registry."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import Artifact, NaosModel
+
+Framing = Literal["establishing", "wide", "medium", "two_shot", "close_up"]
+Movement = Literal["static", "pan_left", "pan_right", "push_in"]
+Profile = Literal["preview_local", "standard_local", "hq_providerX"]
+
+
+# ---- §5.2 Canon and §5.3 CanonDiff -------------------------------------------------------------
+
+
+class CanonFact(NaosModel):
+    subject: str
+    attribute: str
+    value: str | int | float | bool | None
+    previous: str | int | float | bool | None = None
+    episode_id: str | None = None
+    scene_id: str | None = None
+
+
+class CanonCharacter(NaosModel):
+    id: str
+    name: str
+    age: int
+    status: Literal["alive", "dead"] = "alive"
+    location: str | None = None
+    relationships: dict[str, str] = Field(default_factory=dict)
+
+
+class CanonLocation(NaosModel):
+    id: str
+    name: str
+
+
+class Canon(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    project_id: str
+    as_of_episode: str | None = Field(None, description="canon at the start of this episode; None = initial canon")
+    characters: list[CanonCharacter] = Field(default_factory=list)
+    locations: list[CanonLocation] = Field(default_factory=list)
+    world_rules: list[str] = Field(default_factory=list)
+    relationships: list[CanonFact] = Field(default_factory=list)
+    timeline_events: list[CanonFact] = Field(default_factory=list)
+    persistent_states: list[CanonFact] = Field(default_factory=list)
+
+
+class Contradiction(NaosModel):
+    kind: str
+    episode_id: str
+    scene_id: str | None = None
+    beat_index: int | None = None
+    message: str
+    canon_fact: CanonFact | None = None
+    severity: Literal["error", "warning"] = "error"
+
+
+class ValidationResult(NaosModel):
+    status: Literal["passed", "failed", "not_run"] = "not_run"
+    contradictions: list[Contradiction] = Field(default_factory=list)
+
+
+class CanonDiff(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    project_id: str
+    episode_id: str
+    base_canon_sha256: str | None = None
+    added_facts: list[CanonFact] = Field(default_factory=list)
+    modified_facts: list[CanonFact] = Field(default_factory=list)
+    removed_facts: list[CanonFact] = Field(default_factory=list)
+    justification: str = ""
+    provenance: dict[str, str] = Field(default_factory=dict)
+    validation: ValidationResult = Field(default_factory=ValidationResult)
+    approval_status: Literal["pending", "approved", "rejected"] = "pending"
+
+
+# ---- §5.5 Script: scenes, dialogue with speaker ids, actions, emotion tags; no camera ------------
+
+
+class ScriptElement(NaosModel):
+    kind: Literal["action", "dialogue"]
+    text: str
+    speaker_id: str | None = None
+    speaker_name: str | None = None
+    emotion: str | None = None
+    hold_s: float | None = Field(None, gt=0)
+    line_id: str | None = Field(None, description="stable id of a dialogue line, e.g. sc01_l002")
+
+
+class ScriptScene(NaosModel):
+    id: str
+    location_id: str
+    location_name: str
+    time: str
+    characters: list[str]
+    elements: list[ScriptElement]
+
+
+class Script(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    project_id: str
+    episode_id: str
+    episode_number: int
+    title: str
+    summary: str
+    scenes: list[ScriptScene]
+    unresolved_threads: list[str] = Field(default_factory=list)
+    generator: str = Field(description="how the script was written, e.g. template@1")
+    source_outline_sha256: str
+
+
+# ---- §5.6 ShotList -----------------------------------------------------------------------------
+
+
+class ShotLine(NaosModel):
+    line_id: str
+    speaker_id: str
+    speaker_name: str
+    text: str
+    emotion: str
+    start_s: float = Field(ge=0, description="from the start of the shot")
+    end_s: float = Field(gt=0)
+
+
+class AudioIntent(NaosModel):
+    vo_refs: list[str] = Field(default_factory=list)
+    sfx_tags: list[str] = Field(default_factory=list)
+    music_mood: str = "neutral"
+
+
+class Shot(NaosModel):
+    id: str
+    scene_id: str
+    index: int = Field(ge=0)
+    template: str
+    duration_s: float = Field(gt=0)
+    framing: Framing
+    movement: Movement
+    characters: list[str] = Field(default_factory=list)
+    expressions: dict[str, str] = Field(default_factory=dict)
+    environment: str = Field(description="location id")
+    environment_notes: str = ""
+    action_beats: list[str] = Field(default_factory=list)
+    lines: list[ShotLine] = Field(default_factory=list)
+    audio_intent: AudioIntent = Field(default_factory=AudioIntent)
+
+
+class ShotList(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    episode_id: str
+    script_sha256: str
+    fps: int
+    shots: list[Shot] = Field(min_length=1)
+    total_duration_s: float
+    timing_lock_hash: str = Field(description="sha256 of the ordered (shot id, duration ms) list")
+
+
+# ---- §5.7 AssetManifest: needs only, no provider references -----------------------------------
+
+
+class AssetNeed(NaosModel):
+    asset_id: str = Field(description="e.g. background:harbor, character:mara")
+    kind: Literal["background", "character", "prop", "music", "sfx"]
+    description: str = ""
+    library_path: str = Field(description="where the library should hold it, relative to the library")
+    shots: list[str] = Field(default_factory=list)
+
+
+class VOLine(NaosModel):
+    line_id: str
+    shot_id: str
+    speaker_id: str
+    text: str
+    emotion: str
+    pacing: Literal["slow", "normal", "fast"] = "normal"
+
+
+class AssetManifest(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    episode_id: str
+    shot_list_sha256: str
+    timing_lock_hash: str
+    character_packs: list[AssetNeed] = Field(default_factory=list)
+    backgrounds: list[AssetNeed] = Field(default_factory=list)
+    props: list[AssetNeed] = Field(default_factory=list)
+    vo_lines: list[VOLine] = Field(default_factory=list)
+    sfx: list[AssetNeed] = Field(default_factory=list)
+    music: list[AssetNeed] = Field(default_factory=list)
+
+    def needs(self) -> list[AssetNeed]:
+        return [*self.backgrounds, *self.character_packs, *self.props, *self.sfx, *self.music]
+
+
+# ---- §5.8 RenderPlan ---------------------------------------------------------------------------
+
+
+class ResolvedAsset(NaosModel):
+    asset_id: str
+    kind: str
+    status: Literal["resolved", "placeholder"]
+    uri: str = Field(description="library:<relative path> or placeholder:<kind>:<id>")
+    sha256: str | None = Field(None, description="content hash of the resolved file; None for placeholders")
+    fallbacks: list[str] = Field(default_factory=list)
+    flagged: bool = False
+    reason: str = ""
+    license_type: str = "unknown"
+    provenance: str = ""
+
+
+class CaptionSettings(NaosModel):
+    burn_in: bool = True
+    sidecar: Literal["srt"] = "srt"
+    font: str = "DejaVu Sans"
+    font_size: int = 28
+
+
+class EncoderSettings(NaosModel):
+    """Fixed so every machine writes identical bytes (RENDERING-NOTES: threads pinned, bitexact)."""
+
+    video_codec: Literal["libx264"] = "libx264"
+    preset: str = "veryfast"
+    crf: int = 23
+    tune: str = "stillimage"
+    pix_fmt: str = "yuv420p"
+    x264_threads: int = 2
+    audio_codec: Literal["aac"] = "aac"
+    audio_rate: int = 48000
+    audio_bitrate: str = "128k"
+
+
+class RenderPlan(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    episode_id: str
+    profile: Profile = "preview_local"
+    width: int
+    height: int
+    aspect: str = "16:9"
+    fps: int
+    timing_lock_hash: str
+    shot_list_sha256: str
+    asset_manifest_sha256: str
+    captions: CaptionSettings = Field(default_factory=CaptionSettings)
+    encoder: EncoderSettings = Field(default_factory=EncoderSettings)
+    assets: list[ResolvedAsset]
+
+    def asset(self, asset_id: str) -> ResolvedAsset | None:
+        return next((a for a in self.assets if a.asset_id == asset_id), None)
+
+
+# ---- per-shot clips and §5.9 RenderOutput ------------------------------------------------------
+
+
+class ShotClip(NaosModel):
+    shot_id: str
+    sha256: str = Field(description="content hash of the encoded clip in the registry")
+    frames: int
+    render_key: str = Field(description="hash of everything that determines the clip's bytes")
+
+
+class ShotClips(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    episode_id: str
+    render_plan_sha256: str
+    timing_lock_hash: str
+    clips: list[ShotClip]
+
+
+class FileRef(NaosModel):
+    uri: str = Field(description="registry:<sha256> (content address)")
+    sha256: str
+    bytes: int
+    media_type: str
+
+
+class QualityCheck(NaosModel):
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+class RenderOutput(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    episode_id: str
+    profile: Profile
+    video: FileRef
+    captions: FileRef
+    audio_stems: list[FileRef] = Field(default_factory=list)
+    duration_s: float
+    frames: int
+    shot_clips: list[ShotClip]
+    placeholders: list[str] = Field(default_factory=list, description="asset ids rendered as flagged placeholders")
+    lineage: dict[str, str] = Field(description="artifact name -> sha256 it was made from")
+    provenance: dict[str, str] = Field(default_factory=dict)
+    quality_checks: list[QualityCheck] = Field(default_factory=list)
+
+
+# ---- §16 run summary ---------------------------------------------------------------------------
+
+
+class StageTiming(NaosModel):
+    stage: str
+    status: Literal["success", "failure", "skipped"]
+    duration_s: float
+    cache_hit: bool | None = None
+
+
+class ErrorRecord(NaosModel):
+    code: str
+    message: str
+    stage: str | None = None
+    recoverable: bool = False
+
+
+class RunSummary(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    run_id: str
+    project_id: str
+    episode_id: str
+    status: Literal["success", "failure", "blocked", "waiting_for_approval", "bad_input"]
+    exit_code: int
+    started_at: str
+    finished_at: str
+    duration_s: float
+    stages: list[StageTiming] = Field(default_factory=list)
+    cache_hits: int = 0
+    cache_misses: int = 0
+    shot_cache: dict[str, bool] = Field(default_factory=dict, description="shot id -> cache hit")
+    errors: list[ErrorRecord] = Field(default_factory=list)
+    artifacts: dict[str, str] = Field(default_factory=dict, description="artifact name -> sha256")
+
+
+# ---- §21 RenderPackage v1 ----------------------------------------------------------------------
+
+
+class RenderPackageInputs(NaosModel):
+    shotlist_ref: str | ShotList
+    asset_manifest_ref: str | AssetManifest
+    render_plan_ref: str | RenderPlan
+
+
+class LoggingOptions(NaosModel):
+    trace_level: Literal["error", "warning", "info", "debug"] = "info"
+    redact: list[str] = Field(default_factory=list)
+
+
+class RenderPackageRequest(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    request_id: str
+    idempotency_key: str
+    tenant_id: str = "default"
+    render_profile: Profile
+    inputs: RenderPackageInputs
+    desired_outputs: list[Literal["video", "captions", "audio_stems", "run_summary"]] = Field(min_length=1)
+    callbacks: list[str] = Field(default_factory=list)
+    logging_options: LoggingOptions = Field(default_factory=LoggingOptions)
+
+
+class RenderPackageResponse(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    request_id: str
+    status: Literal["queued", "in_progress", "completed", "failed", "degraded"]
+    artifact_uris: dict[str, str] = Field(default_factory=dict)
+    lineage_hashes: dict[str, str] = Field(default_factory=dict)
+    run_summary: RunSummary | None = None
+    errors: list[ErrorRecord] = Field(default_factory=list)

@@ -1,0 +1,186 @@
+"""Inputs written by authors: Project (§5.1) and Episode outline (§5.4)."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Annotated, Literal, Union
+
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from .base import Artifact, NaosModel
+
+ID = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", description="lower-case id: letters, digits, _ and -")]
+EPISODE_ID = Annotated[str, Field(pattern=r"^s\d{2}e\d{2}$", description="season and episode, like s01e01")]
+
+
+def library_relative(value: str | None) -> str | None:
+    """An asset path inside the library: relative, no '..' segment (§25: nothing outside the library)."""
+    if value is None:
+        return value
+    p = PurePosixPath(value.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise ValueError(f"asset path {value!r} escapes the asset library; use a path inside it")
+    return p.as_posix()
+
+
+class DurationWindow(NaosModel):
+    min: float = Field(gt=0, description="shortest acceptable episode, seconds")
+    max: float = Field(gt=0, description="longest acceptable episode, seconds")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class RenderProfileSettings(NaosModel):
+    width: int = Field(1280, gt=0)
+    height: int = Field(720, gt=0)
+    fps: int = Field(24, gt=0, le=120)
+    burn_in_captions: bool = True
+
+
+class CostPolicy(NaosModel):
+    max_budget_usd: float = Field(0.0, ge=0)
+    local_cpu_hour_usd: float = Field(0.0, ge=0)
+
+
+class HumanCheckpoints(NaosModel):
+    """§27.2 flags with the seed's defaults."""
+
+    approve_canon_diff: bool = True
+    approve_character_packs: bool = False
+    approve_shotlist_timing_lock: bool = True
+    approve_external_spend: bool = True
+
+
+class Character(NaosModel):
+    id: ID
+    name: str = Field(min_length=1)
+    age: int = Field(ge=0)
+    status: Literal["alive", "dead"] = "alive"
+    location: str | None = None
+    description: str = ""
+    portrait: str | None = Field(None, description="image inside the asset library; default characters/<id>.png")
+
+    @field_validator("portrait")
+    @classmethod
+    def _inside_library(cls, value: str | None) -> str | None:
+        return library_relative(value)
+
+
+class Location(NaosModel):
+    id: ID
+    name: str = Field(min_length=1)
+    description: str = ""
+    background: str | None = Field(None, description="image inside the asset library; default backgrounds/<id>.png")
+
+    @field_validator("background")
+    @classmethod
+    def _inside_library(cls, value: str | None) -> str | None:
+        return library_relative(value)
+
+
+class EpisodeRef(NaosModel):
+    id: EPISODE_ID
+    outline: str = Field(min_length=1, description="outline YAML, relative to the project file")
+
+
+class Project(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    id: ID
+    title: str = Field(min_length=1)
+    genre: str = ""
+    visual_style: str = ""
+    target_duration_s: DurationWindow
+    render_profiles: dict[str, RenderProfileSettings] = Field(
+        default_factory=lambda: {"preview_local": RenderProfileSettings()}
+    )
+    continuity_mode: Literal["standard", "strict"] = "standard"
+    cost_policy: CostPolicy = Field(default_factory=CostPolicy)
+    human_checkpoints: HumanCheckpoints = Field(default_factory=HumanCheckpoints)
+    safety_mode: Literal["standard", "strict", "off"] = "standard"
+    characters: list[Character] = Field(min_length=1)
+    locations: list[Location] = Field(min_length=1)
+    asset_library: str = Field(min_length=1, description="folder of assets, relative to the project file")
+    episodes: list[EpisodeRef] = Field(min_length=1)
+
+    @field_validator("render_profiles", mode="before")
+    @classmethod
+    def _names_or_settings(cls, value):
+        # `render_profiles: [preview_local]` means those profiles with default settings.
+        if isinstance(value, list):
+            return {str(name): {} for name in value}
+        return value
+
+    @model_validator(mode="after")
+    def _unique_ids(self):
+        for label, items in (("characters", self.characters), ("locations", self.locations), ("episodes", self.episodes)):
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if item.id in seen:
+                    raise ValueError(f"{label}[{i}].id {item.id!r} is used twice")
+                seen.add(item.id)
+        locations = {loc.id for loc in self.locations}
+        for i, ch in enumerate(self.characters):
+            if ch.location is not None and ch.location not in locations:
+                raise ValueError(f"characters[{i}].location {ch.location!r} is not a location id of this project")
+        return self
+
+    def character(self, cid: str) -> Character | None:
+        return next((c for c in self.characters if c.id == cid), None)
+
+    def location(self, lid: str) -> Location | None:
+        return next((loc for loc in self.locations if loc.id == lid), None)
+
+    def episode(self, eid: str) -> EpisodeRef | None:
+        return next((e for e in self.episodes if e.id == eid), None)
+
+
+class ActionBeat(NaosModel):
+    action: str = Field(min_length=1)
+    duration_s: float | None = Field(None, gt=0, description="hold this beat on screen this long (optional)")
+
+
+class DialogueBeat(NaosModel):
+    speaker: str = Field(min_length=1, description="a character id")
+    line: str = Field(min_length=1)
+    emotion: str = "neutral"
+
+
+def _beat_kind(value) -> str:
+    if isinstance(value, dict):
+        return "action" if "action" in value else "dialogue"
+    return "action" if isinstance(value, ActionBeat) else "dialogue"
+
+
+Beat = Annotated[
+    Union[Annotated[ActionBeat, Tag("action")], Annotated[DialogueBeat, Tag("dialogue")]],
+    Discriminator(_beat_kind),
+]
+
+
+class SceneOutline(NaosModel):
+    id: ID
+    location: str
+    time: str = Field(min_length=1, description="scene time, e.g. 'day 3, dusk'")
+    characters: list[str] = Field(default_factory=list)
+    beats: list[Beat] = Field(min_length=1)
+
+
+class NewFact(NaosModel):
+    subject: str = Field(min_length=1)
+    attribute: str = Field(min_length=1)
+    value: str | int | float | bool | None
+
+
+class EpisodeOutline(Artifact):
+    SCHEMA_VERSION = "1.0.0"
+    episode_number: int = Field(ge=1)
+    arc_reference: str | None = None
+    title: str = ""
+    summary: str = Field(min_length=1)
+    scenes: list[SceneOutline] = Field(min_length=1)
+    new_facts: list[NewFact] = Field(default_factory=list)
+    unresolved_threads: list[str] = Field(default_factory=list)
