@@ -155,7 +155,6 @@ class ShotList(Artifact):
     SCHEMA_VERSION = "1.0.0"
     episode_id: str
     script_sha256: str
-    fps: int
     shots: list[Shot] = Field(min_length=1)
     total_duration_s: float
     timing_lock_hash: str = Field(description="sha256 of the ordered (shot id, duration ms) list")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
@@ -156,7 +156,7 @@ def _beat_kind(value) -> str:
 
 
 Beat = Annotated[
-    Union[Annotated[ActionBeat, Tag("action")], Annotated[DialogueBeat, Tag("dialogue")]],
+    Annotated[ActionBeat, Tag("action")] | Annotated[DialogueBeat, Tag("dialogue")],
     Discriminator(_beat_kind),
 ]
 

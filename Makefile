@@ -1,0 +1,45 @@
+# NAOS — `make demo` renders the pilot on the embedded default; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export NAOS_HOME ?= $(CURDIR)/.naos
+PROJECT ?= examples/pilot/project.yaml
+EPISODE ?= s01e01
+
+.PHONY: install demo dev test lint bench schemas assets clean
+
+install: $(VENV)/.installed
+
+# Exact pins: constraints.txt. The bundled ffmpeg (imageio-ffmpeg) is the only ffmpeg NAOS uses.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/naos render --project $(PROJECT) --episode $(EPISODE) --out out/$(EPISODE)
+
+dev: install
+	mkdir -p $(NAOS_HOME)/dagster
+	test -f $(NAOS_HOME)/dagster/dagster.yaml || cp dagster.yaml $(NAOS_HOME)/dagster/dagster.yaml
+	DAGSTER_HOME=$(NAOS_HOME)/dagster NAOS_PROJECT=$(PROJECT) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: install
+	$(PY) bench/bench.py
+
+schemas: install
+	$(BIN)/naos schemas
+
+assets: install
+	$(PY) scripts/make_example_assets.py
+
+clean:
+	rm -rf out .naos

@@ -1,0 +1,1 @@
+"""Plain-Python engines (no Dagster): writing, canon, film, media, audio, video. Each usable alone (seed §18)."""

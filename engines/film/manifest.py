@@ -1,0 +1,40 @@
+"""AssetManifest (§5.7): what the shots need, derived from the ShotList. No provider references."""
+
+from __future__ import annotations
+
+from schemas import AssetManifest, AssetNeed, Project, ShotList, VOLine
+
+MANIFEST_VERSION = "manifest@1"
+FAST = {"angry", "urgent", "afraid", "excited"}
+SLOW = {"sad", "grief", "whisper", "tired"}
+
+
+def build_manifest(shot_list: ShotList, shot_list_sha256: str, project: Project) -> AssetManifest:
+    backgrounds: dict[str, AssetNeed] = {}
+    characters: dict[str, AssetNeed] = {}
+    vo: list[VOLine] = []
+    for shot in shot_list.shots:
+        loc = project.location(shot.environment)
+        assert loc is not None, f"shot {shot.id}: unknown location {shot.environment}"
+        need = backgrounds.setdefault(loc.id, AssetNeed(
+            asset_id=f"background:{loc.id}", kind="background", description=loc.description or loc.name,
+            library_path=loc.background or f"backgrounds/{loc.id}.png"))
+        need.shots.append(shot.id)
+        for cid in shot.characters:
+            ch = project.character(cid)
+            assert ch is not None, f"shot {shot.id}: unknown character {cid}"
+            need = characters.setdefault(cid, AssetNeed(
+                asset_id=f"character:{cid}", kind="character", description=ch.description or ch.name,
+                library_path=ch.portrait or f"characters/{cid}.png"))
+            need.shots.append(shot.id)
+        for line in shot.lines:
+            pacing = "fast" if line.emotion in FAST else "slow" if line.emotion in SLOW else "normal"
+            vo.append(VOLine(line_id=line.line_id, shot_id=shot.id, speaker_id=line.speaker_id, text=line.text,
+                             emotion=line.emotion, pacing=pacing))
+    return AssetManifest.new(
+        episode_id=shot_list.episode_id, shot_list_sha256=shot_list_sha256,
+        timing_lock_hash=shot_list.timing_lock_hash,
+        backgrounds=sorted(backgrounds.values(), key=lambda n: n.asset_id),
+        character_packs=sorted(characters.values(), key=lambda n: n.asset_id),
+        vo_lines=vo,
+    )

@@ -1,0 +1,141 @@
+"""Shot planner: a small set of shot templates turns script elements into timed shots.
+
+Templates (one shot each):
+- establishing: opens every scene on the location; an opening action beat becomes this shot.
+- action: one action beat, the scene's characters in a wide frame.
+- dialogue: one line; medium, or close-up for intense emotions; every third line in a scene
+  with two or more characters is a two-shot with the previous speaker.
+Durations come from reading/speech time (or an author's hold), rounded up to half seconds so
+they are whole frames at common frame rates. The timing lock hash covers the ordered
+(shot id, duration in ms) list: any change of order or timing changes it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from schemas import (
+    AudioIntent,
+    Script,
+    ScriptElement,
+    ScriptScene,
+    Shot,
+    ShotLine,
+    ShotList,
+    canonical_json,
+    sha256_bytes,
+)
+
+PLANNER_VERSION = "shot-templates@1"
+
+WORDS_PER_SECOND = 2.6  # unhurried narration pace
+READING_WORDS_PER_SECOND = 3.0
+LINE_LEAD_S = 0.3
+LINE_TAIL_S = 0.7
+MIN_SHOT_S = 2.0
+MAX_AUTO_SHOT_S = 8.0
+ESTABLISHING_S = 3.0
+INTENSE = {"angry", "afraid", "scared", "furious", "tense", "desperate", "shocked", "grief", "sad", "urgent"}
+SFX_WORDS = {
+    "wave": "waves", "waves": "waves", "sea": "waves", "gull": "gulls", "gulls": "gulls", "door": "door",
+    "rain": "rain", "storm": "storm", "thunder": "thunder", "wind": "wind", "footsteps": "footsteps",
+    "steps": "footsteps", "bell": "bell", "engine": "engine", "fire": "fire", "radio": "radio", "knock": "knock",
+}
+MOODS = {"angry": "tense", "afraid": "tense", "tense": "tense", "sad": "melancholy", "grief": "melancholy",
+         "happy": "warm", "warm": "warm", "hopeful": "warm", "curious": "mystery", "whisper": "mystery"}
+
+
+def _half_seconds(seconds: float) -> float:
+    return math.ceil(round(seconds * 2, 6)) / 2
+
+
+def _speech_s(text: str) -> float:
+    return max(1.2, len(text.split()) / WORDS_PER_SECOND)
+
+
+def _sfx(texts: list[str]) -> list[str]:
+    tags = {SFX_WORDS[w] for t in texts for w in (x.strip(".,;:!?'\"").lower() for x in t.split()) if w in SFX_WORDS}
+    return sorted(tags)
+
+
+def _mood(scene: ScriptScene) -> str:
+    for el in scene.elements:
+        if el.kind == "dialogue" and el.emotion in MOODS:
+            return MOODS[el.emotion]
+    return "neutral"
+
+
+def timing_lock_hash(shots: list[Shot]) -> str:
+    return sha256_bytes(canonical_json([[s.id, round(s.duration_s * 1000)] for s in shots]))
+
+
+def _action_shot(scene: ScriptScene, n: int, el: ScriptElement | None, establishing: bool, scene_index: int,
+                 mood: str) -> dict:
+    texts = [el.text] if el else []
+    if el and el.hold_s:
+        duration = el.hold_s
+    elif el:
+        duration = min(MAX_AUTO_SHOT_S, max(ESTABLISHING_S if establishing else MIN_SHOT_S,
+                                            len(el.text.split()) / READING_WORDS_PER_SECOND + 1.0))
+    else:
+        duration = ESTABLISHING_S
+    return dict(
+        template="establishing" if establishing else "action",
+        duration_s=_half_seconds(duration),
+        framing="establishing" if establishing else "wide",
+        movement="pan_right" if scene_index % 2 == 0 else "pan_left",
+        characters=[] if establishing and el is None else list(scene.characters),
+        action_beats=texts,
+        audio_intent=AudioIntent(sfx_tags=_sfx(texts), music_mood=mood),
+    )
+
+
+def _dialogue_shot(scene: ScriptScene, el: ScriptElement, previous_speaker: str | None, line_no: int,
+                   mood: str) -> dict:
+    speech = _speech_s(el.text)
+    duration = max(MIN_SHOT_S, _half_seconds(LINE_LEAD_S + speech + LINE_TAIL_S))
+    intense = (el.emotion or "") in INTENSE
+    two_shot = len(scene.characters) >= 2 and line_no % 3 == 0 and previous_speaker not in (None, el.speaker_id)
+    characters = [el.speaker_id, previous_speaker] if two_shot else [el.speaker_id]
+    assert el.line_id and el.speaker_id and el.speaker_name
+    return dict(
+        template="dialogue",
+        duration_s=duration,
+        framing="two_shot" if two_shot else ("close_up" if intense else "medium"),
+        movement="push_in" if intense else "static",
+        characters=characters,
+        expressions={el.speaker_id: el.emotion or "neutral"},
+        lines=[ShotLine(line_id=el.line_id, speaker_id=el.speaker_id, speaker_name=el.speaker_name, text=el.text,
+                        emotion=el.emotion or "neutral", start_s=LINE_LEAD_S,
+                        end_s=round(LINE_LEAD_S + speech, 3))],
+        audio_intent=AudioIntent(vo_refs=[el.line_id], music_mood=mood),
+    )
+
+
+def plan_shots(script: Script, script_sha256: str) -> ShotList:
+    shots: list[Shot] = []
+    for scene_index, scene in enumerate(script.scenes):
+        mood = _mood(scene)
+        specs: list[dict] = []
+        elements = list(scene.elements)
+        if elements and elements[0].kind == "action":
+            specs.append(_action_shot(scene, 0, elements.pop(0), True, scene_index, mood))
+        else:
+            specs.append(_action_shot(scene, 0, None, True, scene_index, mood))
+        previous_speaker: str | None = None
+        line_no = 0
+        for el in elements:
+            if el.kind == "action":
+                specs.append(_action_shot(scene, len(specs), el, False, scene_index, mood))
+            else:
+                line_no += 1
+                specs.append(_dialogue_shot(scene, el, previous_speaker, line_no, mood))
+                previous_speaker = el.speaker_id
+        for n, spec in enumerate(specs, start=1):
+            shots.append(Shot(
+                id=f"{scene.id}_sh{n:02d}", scene_id=scene.id, index=len(shots), environment=scene.location_id,
+                environment_notes=f"{scene.location_name}, {scene.time}", **spec,
+            ))
+    total = round(sum(s.duration_s for s in shots), 3)
+    return ShotList.new(episode_id=script.episode_id, script_sha256=script_sha256, shots=shots,
+                        total_duration_s=total, timing_lock_hash=timing_lock_hash(shots))

@@ -1,0 +1,63 @@
+"""Dagster IO manager over the artifact registry: every asset output is stored content-addressed.
+
+The asset computes the hash and returns `Output(value, data_version=DataVersion(sha))` (an IO manager
+cannot set the data version); here the bytes are stored once, the ref moved, and the record written
+from the output metadata (`naos/parents`, `naos/params`, `naos/code_version`, `naos/cache_key`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+from schemas import CONTRACTS, Artifact
+
+from .registry import IntegrityError, Registry
+
+
+def _meta(context: OutputContext, key: str, default=None):
+    value = context.output_metadata.get(key, default)
+    return getattr(value, "value", value)  # MetadataValue wrappers -> plain values
+
+
+def _asset_name(context: OutputContext | InputContext) -> str:
+    return "/".join(context.asset_key.path)
+
+
+class RegistryIOManager(ConfigurableIOManager):
+    """Stores NAOS artifacts (pydantic contracts) in the registry under `<naos_home>/artifacts`."""
+
+    naos_home: str
+
+    def registry(self) -> Registry:
+        return Registry.local(Path(self.naos_home) / "artifacts")
+
+    def handle_output(self, context: OutputContext, obj: Artifact) -> None:
+        if not isinstance(obj, Artifact):
+            raise TypeError(f"{_asset_name(context)}: the registry stores NAOS artifacts, got {type(obj).__name__}")
+        registry = self.registry()
+        partition = context.partition_key if context.has_partition_key else None
+        asset = _asset_name(context)
+        sha = registry.put_bytes(obj.canonical_bytes())
+        contract = type(obj).__name__
+        registry.put_record(
+            asset, partition, sha, schema_version=obj.schema_version,
+            parents=_meta(context, "naos/parents", {}) or {}, params=_meta(context, "naos/params", {}) or {},
+            code_version=_meta(context, "naos/code_version", "") or "", media_type="application/json",
+            run_id=context.run_id,
+        )
+        registry.set_ref(asset, partition, sha, contract, obj.schema_version)
+        key = _meta(context, "naos/cache_key")
+        if key:
+            registry.cache_put(key, sha, asset)
+
+    def load_input(self, context: InputContext) -> Artifact:
+        registry = self.registry()
+        partition = context.asset_partition_key if context.has_asset_partitions else None
+        asset = _asset_name(context)
+        ref = registry.get_ref(asset, partition)
+        if ref is None:
+            raise IntegrityError(f"{asset} has no artifact for partition {partition!r}: materialize it first")
+        model = CONTRACTS[ref["contract"]]
+        return model.model_validate_json(registry.get_bytes(ref["sha256"]))

@@ -1,0 +1,210 @@
+"""`naos`: the one command of §19.0, on the same Dagster definitions and instance the UI shows.
+
+Exit codes: 0 done, 2 bad input, 3 blocked by a gate, 4 pipeline failure, 5 waiting for approval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_FAILED, EXIT_WAITING = 0, 2, 3, 4, 5
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXPORTS = [("script", "Script.json"), ("shot_list", "ShotList.json"), ("asset_manifest", "AssetManifest.json"),
+           ("render_plan", "RenderPlan.json"), ("render_output", "RenderOutput.json")]
+
+
+def _say(msg: str) -> None:
+    print(f"naos: {msg}", file=sys.stderr, flush=True)
+
+
+def naos_home() -> Path:
+    return Path(os.environ.get("NAOS_HOME", ".naos")).resolve()
+
+
+def dagster_instance(home: Path):
+    """The embedded default instance under $NAOS_HOME/dagster, unless DAGSTER_HOME points elsewhere."""
+    from dagster import DagsterInstance
+
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    dagster_home = home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists() and (REPO_ROOT / "dagster.yaml").exists():
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)  # so `dagster dev` in this shell and this run agree
+    return DagsterInstance.get()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class _Progress(logging.Handler):
+    """One line per step start/finish instead of Dagster's full event log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is None:
+            return
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            _say(f"  ▶ {event.step_key}")
+        elif kind == "STEP_SUCCESS":
+            _say(f"  ✓ {event.step_key} ({event.event_specific_data.duration_ms / 1000:.2f}s)")
+        elif kind == "STEP_FAILURE":
+            _say(f"  ✗ {event.step_key}")
+
+
+def _progress_logger():
+    from dagster import logger
+
+    @logger(description="Compact progress lines for the naos CLI.")
+    def naos_progress(_init_context):
+        log = logging.getLogger("naos.progress")
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+        if not log.handlers:
+            log.addHandler(_Progress())
+        return log
+
+    return naos_progress
+
+
+def preflight(project_file: Path, episode: str):
+    """Everything checkable before a run: exit 2 here writes nothing to the registry or the instance."""
+    from engines.media import check_library_paths
+    from engines.writing import library_root, load_outline, load_project
+
+    project = load_project(project_file)
+    load_outline(project, project_file, episode)
+    check_library_paths(project, library_root(project, project_file), project_file)
+    return project
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance  # noqa: F401  (import cost paid after argument parsing)
+
+    from naos_assets.definitions import build_definitions
+    from naos_assets.partitions import episodes
+    from naos_assets.run_summary import build_run_summary, failure_metadata
+    from schemas import InputError
+
+    project_file = Path(args.project).resolve()
+    try:
+        project = preflight(project_file, args.episode)
+    except InputError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    home = naos_home()
+    instance = dagster_instance(home)
+    if not instance.has_dynamic_partition(episodes.name, args.episode):
+        instance.add_dynamic_partitions(episodes.name, [args.episode])
+    defs = build_definitions(project_file=str(project_file), naos_home=str(home))
+    job = defs.resolve_job_def("render_episode")
+    job = job.with_logger_defs({"naos_progress": _progress_logger()})
+    run_config = {"ops": {"render_plan": {"config": {"profile": args.profile}}}, "loggers": {"naos_progress": {}}}
+    _say(f"rendering {project.id}/{args.episode} ({args.profile}) into {args.out}; NAOS_HOME={home}")
+    started = time.time()
+    result = job.execute_in_process(partition_key=args.episode, instance=instance, run_config=run_config,
+                                    raise_on_error=False)
+    finished = time.time()
+    run_id = result.run_id
+    failures = failure_metadata(instance, run_id)
+    if result.success:
+        code, status = EXIT_OK, "success"
+    else:
+        codes = [meta.get("naos/exit_code", EXIT_FAILED) for _, _, meta in failures] or [EXIT_FAILED]
+        code = min(codes) if EXIT_BAD_INPUT in codes else max(codes)
+        status = {EXIT_BAD_INPUT: "bad_input", EXIT_BLOCKED: "blocked", EXIT_WAITING: "waiting_for_approval"}.get(
+            code, "failure")
+        for step, message, _ in failures:
+            _say(f"{step}: {message}")
+    summary = build_run_summary(instance, run_id, project.id, args.episode, status, code, started, finished)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if code == EXIT_OK:
+        export(home, args.episode, out)
+    _write_atomic(out / "run_summary.json", summary.canonical_bytes())
+    _say(f"run {run_id}: {status} in {summary.duration_s:.1f}s, cache hits {summary.cache_hits}, "
+         f"misses {summary.cache_misses}")
+    if code == EXIT_OK:
+        _say(f"video: {out / 'episode.mp4'}")
+    return code
+
+
+def export(home: Path, episode: str, out: Path) -> None:
+    """Copy the episode's artifacts out of the registry (verified on the way) into --out."""
+    from io_managers import Registry
+    from schemas import RenderOutput
+
+    registry = Registry.local(home / "artifacts")
+    for asset, name in EXPORTS:
+        ref = registry.get_ref(asset, episode)
+        registry.export(ref["sha256"], out / name)
+    output = RenderOutput.model_validate_json((out / "RenderOutput.json").read_bytes())
+    registry.export(output.video.sha256, out / "episode.mp4")
+    registry.export(output.captions.sha256, out / "episode.srt")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from schemas import InputError
+
+    project_file = Path(args.project).resolve()
+    try:
+        from engines.writing import load_project
+
+        project = load_project(project_file)
+        for ep in project.episodes:
+            preflight(project_file, ep.id)
+    except InputError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    _say(f"{project_file}: valid ({len(project.episodes)} episodes)")
+    return EXIT_OK
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from schemas.export import export_json_schemas
+
+    written = export_json_schemas(Path(args.out))
+    _say(f"wrote {len(written)} JSON Schemas to {args.out}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="naos", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    render = sub.add_parser("render", help="render one episode end to end")
+    render.add_argument("--project", required=True, help="project.yaml")
+    render.add_argument("--episode", required=True, help="episode id, e.g. s01e01")
+    render.add_argument("--out", required=True, help="folder for Script.json ... episode.mp4, run_summary.json")
+    render.add_argument("--profile", default="preview_local", help="render profile (default preview_local)")
+    render.set_defaults(func=cmd_render)
+    validate = sub.add_parser("validate", help="check a project and all its outlines")
+    validate.add_argument("--project", required=True)
+    validate.set_defaults(func=cmd_validate)
+    schemas = sub.add_parser("schemas", help="export JSON Schemas")
+    schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
+    schemas.set_defaults(func=cmd_schemas)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _say("interrupted; run the same command again to continue from the completed steps")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The NAOS code location: `dagster dev` (via workspace.yaml) and `naos render` both load these definitions."""
+
+from dagster import Definitions, load_assets_from_modules
+
+from io_managers import RegistryIOManager
+from resources import NaosHome, NaosProject, default_naos_home, default_project_file
+from sensors import episode_partitions_sensor
+
+from .film import assets as film
+from .jobs import render_episode
+from .media import assets as media
+from .render import assets as render
+from .writing import assets as writing
+
+
+def build_definitions(project_file: str | None = None, naos_home: str | None = None) -> Definitions:
+    home = naos_home or default_naos_home()
+    return Definitions(
+        assets=load_assets_from_modules([writing, film, media, render]),
+        jobs=[render_episode],
+        sensors=[episode_partitions_sensor],
+        resources={
+            "project": NaosProject(project_file=project_file or default_project_file()),
+            "naos": NaosHome(naos_home=home),
+            "registry": RegistryIOManager(naos_home=home),
+        },
+    )
+
+
+defs = build_definitions()

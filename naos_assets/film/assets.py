@@ -1,0 +1,35 @@
+"""Film adaptation stage: Script -> ShotList (timing locked by hash) -> AssetManifest."""
+
+from dagster import AssetExecutionContext, Output, asset
+
+from engines.film import MANIFEST_VERSION, PLANNER_VERSION, build_manifest, plan_shots
+from resources import NaosHome, NaosProject
+from schemas import AssetManifest, Script, ShotList
+
+from ..partitions import episodes
+from ..stage import bad_input, stage_output
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLANNER_VERSION, group_name="film",
+       kinds={"json"}, description="ShotList (§5.6): shot templates, durations and the timing_lock_hash.")
+def shot_list(context: AssetExecutionContext, naos: NaosHome, script: Script) -> Output[ShotList]:
+    script_sha = script.sha256()
+    return stage_output(
+        "shot_list", naos, ShotList, inputs={"script": script_sha}, params={}, code_version=PLANNER_VERSION,
+        compute=lambda: plan_shots(script, script_sha),
+        describe=lambda v: {"timing_lock_hash": v.timing_lock_hash, "shots": len(v.shots),
+                            "duration_s": v.total_duration_s},
+    )
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=MANIFEST_VERSION, group_name="film",
+       kinds={"json"}, description="AssetManifest (§5.7): character packs, backgrounds and VO lines the shots need.")
+def asset_manifest(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
+                   shot_list: ShotList) -> Output[AssetManifest]:
+    with bad_input():
+        proj = project.load()
+    shots_sha = shot_list.sha256()
+    return stage_output(
+        "asset_manifest", naos, AssetManifest, inputs={"shot_list": shots_sha, "project": proj.sha256()},
+        params={}, code_version=MANIFEST_VERSION, compute=lambda: build_manifest(shot_list, shots_sha, proj),
+    )

@@ -1,0 +1,172 @@
+"""Render stage: one step per shot (visible and retried alone in the UI), then the episode by stream copy.
+
+`shot_clips` is a graph-backed asset: `plan_shot_steps` fans out one dynamic step per shot,
+`render_shot` encodes one clip (or reuses it from the registry by its render key), `collect_clips`
+records the clip list as the asset's artifact. No shot partition dimension: a multi-partition would
+be the full episodes x shots cross-product.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from time import perf_counter
+
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    DataVersion,
+    DynamicOut,
+    DynamicOutput,
+    Failure,
+    OpExecutionContext,
+    Out,
+    Output,
+    RetryPolicy,
+    asset,
+    graph_asset,
+    op,
+)
+
+from engines.media import library_file, verify
+from engines.video import RENDERER_VERSION, concat_clips, episode_cues, ffmpeg_version, render_shot, write_srt
+from io_managers import cache_key
+from resources import NaosHome, NaosProject
+from schemas import FileRef, RenderOutput, RenderPlan, ShotClip, ShotClips, ShotList
+
+from ..partitions import episodes
+from ..stage import stage_output
+
+EPISODE_VERSION = "episode-concat@1"
+
+
+def shot_render_key(shot_json: dict, plan: RenderPlan) -> str:
+    """Everything that decides a clip's bytes: the shot, its assets' hashes, the plan's video fields, the renderer."""
+    needed = {f"background:{shot_json['environment']}", *(f"character:{c}" for c in shot_json["characters"])}
+    assets = {a.asset_id: a.sha256 or a.uri for a in plan.assets if a.asset_id in needed}
+    params = {
+        "width": plan.width, "height": plan.height, "fps": plan.fps,
+        "captions": plan.captions.model_dump(mode="json"), "encoder": plan.encoder.model_dump(mode="json"),
+    }
+    return cache_key("shot_clip", {"shot": _sha_json(shot_json), **assets}, params, RENDERER_VERSION)
+
+
+def _sha_json(data: dict) -> str:
+    from schemas import canonical_json, sha256_bytes
+
+    return sha256_bytes(canonical_json(data))
+
+
+@op(out=DynamicOut(dict), description="One render step per shot of the locked ShotList.")
+def plan_shot_steps(render_plan: RenderPlan, shot_list: ShotList):
+    if render_plan.timing_lock_hash != shot_list.timing_lock_hash:
+        raise Failure("RenderPlan and ShotList disagree on the timing lock: re-materialize the render plan")
+    for shot in shot_list.shots:
+        yield DynamicOutput({"shot": shot.model_dump(mode="json")}, mapping_key=shot.id)
+
+
+@op(retry_policy=RetryPolicy(max_retries=2, delay=1), description="Encode one shot clip, or reuse it by render key.")
+def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: NaosHome, step: dict,
+                     render_plan: RenderPlan) -> dict:
+    from schemas import Shot
+
+    shot = Shot.model_validate(step["shot"])
+    registry = naos.registry()
+    key = shot_render_key(step["shot"], render_plan)
+    started = perf_counter()
+    sha = registry.cache_get(key)
+    hit = sha is not None
+    frames = round(shot.duration_s * render_plan.fps)
+    if sha is None:
+        library = project.library(project.load())
+        paths = {}
+        for asset in render_plan.assets:
+            if asset.status == "resolved" and asset.uri.startswith("library:"):
+                path = library_file(library, asset.uri)
+                verify(path, asset.sha256)
+                paths[asset.asset_id] = path
+        with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
+            clip = Path(tmp) / f"{shot.id}.mp4"
+            frames = render_shot(shot, render_plan, paths, clip)
+            sha = registry.put_file(clip)
+        registry.put_record("shot_clip", context.partition_key, sha, schema_version=None,
+                            parents={"render_plan": render_plan.sha256(), "shot": _sha_json(step["shot"])},
+                            params={"render_key": key}, code_version=RENDERER_VERSION, media_type="video/mp4",
+                            run_id=context.run_id)
+        registry.cache_put(key, sha, "shot_clip")
+    context.log.info(f"shot {shot.id}: {'cache hit' if hit else 'rendered'} in {perf_counter() - started:.2f}s")
+    return {"shot_id": shot.id, "sha256": sha, "frames": frames, "render_key": key, "cache_hit": hit}
+
+
+@op(out=Out(io_manager_key="registry"), description="Record the episode's clips, in shot order, as the shot_clips artifact.")
+def collect_clips(context: OpExecutionContext, clips: list[dict], render_plan: RenderPlan,
+                  shot_list: ShotList) -> Output[ShotClips]:
+    order = {s.id: i for i, s in enumerate(shot_list.shots)}
+    clips = sorted(clips, key=lambda c: order[c["shot_id"]])
+    value = ShotClips.new(
+        episode_id=shot_list.episode_id, render_plan_sha256=render_plan.sha256(),
+        timing_lock_hash=shot_list.timing_lock_hash,
+        clips=[ShotClip(shot_id=c["shot_id"], sha256=c["sha256"], frames=c["frames"], render_key=c["render_key"])
+               for c in clips],
+    )
+    hits = sum(c["cache_hit"] for c in clips)
+    sha = value.sha256()
+    return Output(value, data_version=DataVersion(sha), metadata={
+        "naos/sha256": sha,
+        "naos/parents": {"render_plan": render_plan.sha256(), "shot_list": shot_list.sha256()},
+        "naos/code_version": RENDERER_VERSION,
+        "naos/shot_cache": {c["shot_id"]: c["cache_hit"] for c in clips},
+        "shot_cache_hits": hits,
+        "shot_cache_misses": len(clips) - hits,
+    })
+
+
+@graph_asset(
+    partitions_def=episodes, group_name="render",
+    ins={"render_plan": AssetIn(), "shot_list": AssetIn()},
+    description="Per-shot clips (video only), one dynamic step per shot.",
+)
+def shot_clips(render_plan: RenderPlan, shot_list: ShotList):
+    steps = plan_shot_steps(render_plan, shot_list)
+    clips = steps.map(lambda step: render_shot_clip(step, render_plan))
+    return collect_clips(clips.collect(), render_plan, shot_list)
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render",
+       kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy, captions, hashes and lineage.")
+def render_output(context: AssetExecutionContext, naos: NaosHome, shot_clips: ShotClips, shot_list: ShotList,
+                  render_plan: RenderPlan) -> Output[RenderOutput]:
+    registry = naos.registry()
+    inputs = {"shot_clips": shot_clips.sha256(), "shot_list": shot_list.sha256(), "render_plan": render_plan.sha256()}
+
+    def build() -> RenderOutput:
+        with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
+            video, captions = Path(tmp) / "episode.mp4", Path(tmp) / "episode.srt"
+            info = concat_clips([registry.path(c.sha256) for c in shot_clips.clips], video, render_plan)
+            write_srt(episode_cues(shot_list), captions)
+            refs = {}
+            for name, path, media_type in (("video", video, "video/mp4"), ("captions", captions, "application/x-subrip")):
+                sha = registry.put_file(path)
+                registry.put_record(f"render_output/{name}", context.partition_key, sha, schema_version=None,
+                                    parents=inputs, params={}, code_version=EPISODE_VERSION, media_type=media_type,
+                                    run_id=context.run_id)
+                refs[name] = FileRef(uri=f"registry:{sha}", sha256=sha, bytes=path.stat().st_size,
+                                     media_type=media_type)
+        frames = sum(c.frames for c in shot_clips.clips)
+        return RenderOutput.new(
+            episode_id=shot_list.episode_id, profile=render_plan.profile, video=refs["video"],
+            captions=refs["captions"], duration_s=round(frames / render_plan.fps, 3), frames=frames,
+            shot_clips=shot_clips.clips,
+            placeholders=[a.asset_id for a in render_plan.assets if a.status == "placeholder"],
+            lineage={"script": shot_list.script_sha256, "shot_list": inputs["shot_list"],
+                     "asset_manifest": render_plan.asset_manifest_sha256, "render_plan": inputs["render_plan"],
+                     "shot_clips": inputs["shot_clips"]},
+            provenance={"renderer": RENDERER_VERSION, "episode": EPISODE_VERSION, "ffmpeg": ffmpeg_version(),
+                        "compute_origin": "local", "measured_duration_s": f"{info.duration_s:.3f}"},
+        )
+
+    return stage_output(
+        "render_output", naos, RenderOutput, inputs=inputs, params={}, code_version=EPISODE_VERSION, compute=build,
+        describe=lambda v: {"video_sha256": v.video.sha256, "duration_s": v.duration_s,
+                            "placeholders": ", ".join(v.placeholders) or "none"},
+    )

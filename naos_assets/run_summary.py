@@ -1,0 +1,78 @@
+"""RunSummary (§16) read back from a run's Dagster event log: stage timings, cache hits, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dagster import DagsterEventType, DagsterInstance
+
+from schemas import ErrorRecord, RunSummary, StageTiming
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+def _plain(value):
+    return getattr(value, "value", value)
+
+
+def failure_metadata(instance: DagsterInstance, run_id: str) -> list[tuple[str | None, str, dict]]:
+    """(step, message, metadata) for every failed step of the run."""
+    out = []
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        event = entry.dagster_event
+        data = event.step_failure_data
+        user = data.user_failure_data
+        meta = {k: _plain(v) for k, v in (user.metadata if user else {}).items()}
+        message = (user.description if user and user.description else None) or (
+            data.error.message.strip() if data.error else "step failed")
+        out.append((event.step_key, message, meta))
+    return out
+
+
+def build_run_summary(instance: DagsterInstance, run_id: str, project_id: str, episode_id: str, status: str,
+                      exit_code: int, started: float, finished: float, extra_errors: list[ErrorRecord] = ()) -> RunSummary:
+    starts: dict[str, float] = {}
+    stages: list[StageTiming] = []
+    cache: dict[str, bool] = {}
+    shot_cache: dict[str, bool] = {}
+    artifacts: dict[str, str] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        step = event.step_key
+        if event.event_type == DagsterEventType.STEP_START:
+            starts[step] = entry.timestamp
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            stages.append(StageTiming(
+                stage=step, status="success" if event.event_type == DagsterEventType.STEP_SUCCESS else "failure",
+                duration_s=round(entry.timestamp - starts.get(step, entry.timestamp), 3)))
+        elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.event_specific_data.materialization
+            meta = {k: _plain(v) for k, v in mat.metadata.items()}
+            name = "/".join(mat.asset_key.path)
+            if "naos/sha256" in meta:
+                artifacts[name] = meta["naos/sha256"]
+            if "naos/cache_hit" in meta:
+                cache[name] = bool(meta["naos/cache_hit"])
+            if "naos/shot_cache" in meta:
+                shot_cache.update({k: bool(v) for k, v in meta["naos/shot_cache"].items()})
+    for timing in stages:
+        asset = timing.stage.split(".")[0]
+        if timing.stage == asset and asset in cache:
+            timing.cache_hit = cache[asset]
+        elif "[" in timing.stage:
+            timing.cache_hit = shot_cache.get(timing.stage.split("[", 1)[1].rstrip("]"))
+    errors = [ErrorRecord(code=f"exit_{meta.get('naos/exit_code', 4)}", message=msg, stage=step,
+                          recoverable=meta.get("naos/exit_code", 4) == 4)
+              for step, msg, meta in failure_metadata(instance, run_id)]
+    hits = sum(cache.values()) + sum(shot_cache.values())
+    misses = (len(cache) - sum(cache.values())) + (len(shot_cache) - sum(shot_cache.values()))
+    return RunSummary.new(
+        run_id=run_id, project_id=project_id, episode_id=episode_id, status=status, exit_code=exit_code,
+        started_at=_iso(started), finished_at=_iso(finished), duration_s=round(finished - started, 3),
+        stages=stages, cache_hits=hits, cache_misses=misses, shot_cache=shot_cache,
+        errors=[*errors, *extra_errors], artifacts=artifacts,
+    )
