@@ -6,12 +6,12 @@ Exit codes: 0 done, 2 bad input, 3 blocked by a gate, 4 pipeline failure, 5 wait
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_FAILED, EXIT_WAITING = 0, 2, 3, 4, 5
@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
     schemas.set_defaults(func=cmd_schemas)
     args = parser.parse_args(argv)
+    # Output(data_version=...) is how NAOS hands Dagster the content hash; its "beta" notice is noise here.
+    warnings.filterwarnings("ignore", message="Parameter `data_version`")
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -12,18 +12,24 @@ from .media import assets as media
 from .render import assets as render
 from .writing import assets as writing
 
+ASSETS = load_assets_from_modules([writing, film, media, render])
+
+
+def resources(project_file: str | None = None, naos_home: str | None = None) -> dict:
+    home = naos_home or default_naos_home()
+    return {
+        "project": NaosProject(project_file=project_file or default_project_file()),
+        "naos": NaosHome(naos_home=home),
+        "registry": RegistryIOManager(naos_home=home),
+    }
+
 
 def build_definitions(project_file: str | None = None, naos_home: str | None = None) -> Definitions:
-    home = naos_home or default_naos_home()
     return Definitions(
-        assets=load_assets_from_modules([writing, film, media, render]),
+        assets=ASSETS,
         jobs=[render_episode],
         sensors=[episode_partitions_sensor],
-        resources={
-            "project": NaosProject(project_file=project_file or default_project_file()),
-            "naos": NaosHome(naos_home=home),
-            "registry": RegistryIOManager(naos_home=home),
-        },
+        resources=resources(project_file, naos_home),
     )
 
 

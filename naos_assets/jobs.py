@@ -2,12 +2,9 @@
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-from .partitions import episodes
-
 render_episode = define_asset_job(
     "render_episode",
     selection=AssetSelection.groups("writing", "film", "media", "render"),
-    partitions_def=episodes,
     executor_def=in_process_executor,
     description="Outline -> Script -> ShotList -> AssetManifest -> RenderPlan -> shot clips -> RenderOutput.",
 )

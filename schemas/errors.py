@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -22,16 +23,76 @@ class InputError(ValueError):
         super().__init__(f"{self.file}: {field}: {message}" if field else f"{self.file}: {message}")
 
 
-def _field_path(loc: tuple) -> str:
-    parts: list[str] = []
+def _strip(tp):
+    """The type behind Annotated[...] and Optional[...] (pydantic puts no union tag in a loc for `X | None`)."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+        elif get_origin(tp) in (Union, types.UnionType):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            if len(members) != 1:
+                return tp
+            tp = members[0]
+        else:
+            return tp
+
+
+def _union_member(tp, tag):
+    """The member of a union that pydantic names `tag` in a loc: a Tag's name or the member type's name."""
+    for member in get_args(tp):
+        tags = [m.tag for m in getattr(member, "__metadata__", ()) if hasattr(m, "tag")]
+        name = getattr(_strip(member), "__name__", None)
+        if tag in tags or tag == name:
+            return member
+    return None
+
+
+def _union_tags(model: type, loc: tuple) -> list[bool]:
+    """For each item of a pydantic error loc: is it a union member tag rather than a field, index or key?"""
+    flags: list[bool] = []
+    tp = model
     for item in loc:
+        tp = _strip(tp)
+        if get_origin(tp) in (Union, types.UnionType):
+            flags.append(True)
+            tp = _union_member(tp, item)
+            continue
+        flags.append(False)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            info = next((f for n, f in tp.model_fields.items() if item in (n, f.alias)), None)
+            tp = info.annotation if info else None
+        elif get_origin(tp) in (list, tuple, set, frozenset):
+            tp = get_args(tp)[0] if get_args(tp) else None
+        elif get_origin(tp) is dict:
+            tp = get_args(tp)[1]
+        else:
+            tp = None
+    return flags
+
+
+def _field_path(model: type, loc: tuple) -> str:
+    parts: list[str] = []
+    for item, is_tag in zip(loc, _union_tags(model, loc), strict=True):
+        if is_tag:
+            continue  # which union member pydantic tried is not a field the user wrote
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ("action", "dialogue") and parts:
-            continue  # discriminator tags of a beat union are not fields the user wrote
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts)
+
+
+def _first_error(model: type, errors: list) -> dict:
+    """The first error; where it comes from a union member that rejected the value's type outright (`str` for an
+    inline ShotList), the first error of a member that accepted the type instead, e.g. its missing field."""
+    err = errors[0]
+    loc = tuple(err["loc"])
+    flags = _union_tags(model, loc)
+    if True not in flags:
+        return err
+    at = flags.index(True)
+    deeper = [e for e in errors if tuple(e["loc"])[:at] == loc[:at] and len(e["loc"]) > at + 1]
+    return deeper[0] if deeper else err
 
 
 def validate_as(model: type[M], data: object, file: str | Path) -> M:
@@ -41,8 +102,8 @@ def validate_as(model: type[M], data: object, file: str | Path) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = _field_path(tuple(err["loc"]))
+        err = _first_error(model, exc.errors())
+        field = _field_path(model, tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "required field is missing"

@@ -142,6 +142,14 @@ class ActionBeat(NaosModel):
     action: str = Field(min_length=1)
     duration_s: float | None = Field(None, gt=0, description="hold this beat on screen this long (optional)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_also_dialogue(cls, value):
+        # A beat with `action` is read as an action; without this its `speaker`/`line` would be dropped silently.
+        if isinstance(value, dict) and ("line" in value or "speaker" in value):
+            raise ValueError("a beat is either an action (action) or a dialogue line (speaker, line), not both")
+        return value
+
 
 class DialogueBeat(NaosModel):
     speaker: str = Field(min_length=1, description="a character id")

@@ -6,7 +6,6 @@ records the clip list as the asset's artifact. No shot partition dimension: a mu
 be the full episodes x shots cross-product.
 """
 
-from __future__ import annotations
 
 import tempfile
 from pathlib import Path
@@ -29,10 +28,17 @@ from dagster import (
 )
 
 from engines.media import library_file, verify
-from engines.video import RENDERER_VERSION, concat_clips, episode_cues, ffmpeg_version, render_shot, write_srt
-from io_managers import cache_key
+from engines.video import (
+    RENDERER_VERSION,
+    concat_clips,
+    episode_cues,
+    ffmpeg_version,
+    render_shot,
+    shot_render_key,
+    write_srt,
+)
 from resources import NaosHome, NaosProject
-from schemas import FileRef, RenderOutput, RenderPlan, ShotClip, ShotClips, ShotList
+from schemas import FileRef, RenderOutput, RenderPlan, Shot, ShotClip, ShotClips, ShotList, canonical_json, sha256_bytes
 
 from ..partitions import episodes
 from ..stage import stage_output
@@ -40,20 +46,7 @@ from ..stage import stage_output
 EPISODE_VERSION = "episode-concat@1"
 
 
-def shot_render_key(shot_json: dict, plan: RenderPlan) -> str:
-    """Everything that decides a clip's bytes: the shot, its assets' hashes, the plan's video fields, the renderer."""
-    needed = {f"background:{shot_json['environment']}", *(f"character:{c}" for c in shot_json["characters"])}
-    assets = {a.asset_id: a.sha256 or a.uri for a in plan.assets if a.asset_id in needed}
-    params = {
-        "width": plan.width, "height": plan.height, "fps": plan.fps,
-        "captions": plan.captions.model_dump(mode="json"), "encoder": plan.encoder.model_dump(mode="json"),
-    }
-    return cache_key("shot_clip", {"shot": _sha_json(shot_json), **assets}, params, RENDERER_VERSION)
-
-
 def _sha_json(data: dict) -> str:
-    from schemas import canonical_json, sha256_bytes
-
     return sha256_bytes(canonical_json(data))
 
 
@@ -68,11 +61,9 @@ def plan_shot_steps(render_plan: RenderPlan, shot_list: ShotList):
 @op(retry_policy=RetryPolicy(max_retries=2, delay=1), description="Encode one shot clip, or reuse it by render key.")
 def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: NaosHome, step: dict,
                      render_plan: RenderPlan) -> dict:
-    from schemas import Shot
-
     shot = Shot.model_validate(step["shot"])
     registry = naos.registry()
-    key = shot_render_key(step["shot"], render_plan)
+    key = shot_render_key(shot, render_plan)
     started = perf_counter()
     sha = registry.cache_get(key)
     hit = sha is not None

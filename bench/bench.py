@@ -1,0 +1,115 @@
+"""`make bench`: a 10-minute, 30-shot episode through the whole pipeline, against one ffmpeg pass (the floor).
+
+Both are measured side by side in this one run, on this machine; the ratio is what docs/PERFORMANCE.md records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PILOT = ROOT / "examples" / "pilot"
+WORDS = ("the lamp keeper watched the black water roll against the stones while the gulls circled the harbor "
+         "and the tide crept up the slipway one patient wave after another until the night came down").split()
+
+
+def long_line(n: int, words: int = 49) -> str:
+    return " ".join(WORDS[(n + i) % len(WORDS)] for i in range(words)).capitalize() + "."
+
+
+def make_project(dest: Path, scenes: int = 10) -> Path:
+    """10 scenes x (one 20 s establishing hold + two ~20 s lines) = 30 shots, about 10 minutes."""
+    project = yaml.safe_load((PILOT / "project.yaml").read_text())
+    locations = [loc["id"] for loc in project["locations"]]
+    cast = [c["id"] for c in project["characters"]]
+    outline = {"schema_version": "1.0.0", "episode_number": 1, "title": "Benchmark", "summary": "Ten long scenes.",
+               "scenes": []}
+    for i in range(scenes):
+        a, b = cast[i % len(cast)], cast[(i + 1) % len(cast)]
+        outline["scenes"].append({
+            "id": f"sc{i + 1:02d}", "location": locations[i % len(locations)], "time": f"night {i + 1}",
+            "characters": [a, b],
+            "beats": [{"action": f"The camera holds on the scene, part {i + 1}.", "duration_s": 20},
+                      {"speaker": a, "line": long_line(i), "emotion": "calm"},
+                      {"speaker": b, "line": long_line(i + 7), "emotion": "curious"}],
+        })
+    (dest / "episodes").mkdir(parents=True, exist_ok=True)
+    (dest / "episodes" / "s01e01.yaml").write_text(yaml.safe_dump(outline, sort_keys=False))
+    project["episodes"] = [{"id": "s01e01", "outline": "episodes/s01e01.yaml"}]
+    project["asset_library"] = str(PILOT / "library")
+    (dest / "project.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    return dest / "project.yaml"
+
+
+def run_pipeline(project: Path, home: Path, out: Path) -> float:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["NAOS_HOME"] = str(home)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "naos_assets.cli", "render", "--project", str(project), "--episode",
+                    "s01e01", "--out", str(out)], cwd=ROOT, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def run_floor(pipeline_out: Path, project: Path, out: Path) -> float:
+    from engines.media import library_file
+    from engines.video.floor import render_one_pass
+    from engines.writing import library_root, load_project
+    from schemas import RenderPlan, ShotList
+
+    shot_list = ShotList.model_validate_json((pipeline_out / "ShotList.json").read_bytes())
+    plan = RenderPlan.model_validate_json((pipeline_out / "RenderPlan.json").read_bytes())
+    library = library_root(load_project(project), project)
+    paths = {a.asset_id: library_file(library, a.uri) for a in plan.assets if a.status == "resolved"}
+    started = time.perf_counter()
+    render_one_pass(shot_list, plan, paths, out / "floor.mp4")
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--work", default=str(ROOT / "bench" / "output"))
+    parser.add_argument("--scenes", type=int, default=10)
+    args = parser.parse_args()
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    project = make_project(work / "project", args.scenes)
+    print(f"bench: {args.scenes * 3} shots; pipeline (naos render, fresh NAOS_HOME) ...", flush=True)
+    pipeline_s = run_pipeline(project, work / "home", work / "out")
+    summary = json.loads((work / "out" / "run_summary.json").read_text())
+    output = json.loads((work / "out" / "RenderOutput.json").read_text())
+    print("bench: floor (one ffmpeg pass over the same timeline) ...", flush=True)
+    floor_s = run_floor(work / "out", project, work)
+    print("bench: re-run with every stage cached ...", flush=True)
+    cached_s = run_pipeline(project, work / "home", work / "out-cached")
+    result = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "episode_s": output["duration_s"],
+        "shots": len(output["shot_clips"]),
+        "pipeline_s": round(pipeline_s, 1),
+        "floor_s": round(floor_s, 1),
+        "ratio": round(pipeline_s / floor_s, 2),
+        "cached_rerun_s": round(cached_s, 1),
+        "per_shot_mean_s": round(sum(s["duration_s"] for s in summary["stages"] if "render_shot_clip[" in s["stage"])
+                                 / max(1, len(output["shot_clips"])), 2),
+    }
+    (work / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"| {result['episode_s']:.0f} s, {result['shots']} shots | {result['pipeline_s']} s | {result['floor_s']} s "
+          f"| {result['ratio']} | {result['cached_rerun_s']} s |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

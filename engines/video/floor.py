@@ -1,0 +1,70 @@
+"""The speed floor: the whole timeline in ONE ffmpeg run, for the benchmark to compare the per-shot path against.
+
+Same pixels as render_shot + concat_clips (the same per-shot filter chains, joined by the concat filter; captions
+burned once from an episode-wide ASS with the same style), same encoder settings, a silent AAC track of the exact
+video duration. Only the encode is one stream instead of many, so the bytes differ from the per-shot path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from schemas.artifacts import RenderPlan, ShotList
+
+from .captions import episode_cues, write_ass
+from .episode import audio_chain
+from .ffmpeg import (
+    GLOBAL_FLAGS,
+    MediaInfo,
+    RenderError,
+    audio_encode_flags,
+    font_env,
+    probe,
+    run_ffmpeg,
+    video_encode_flags,
+)
+from .shots import GraphBuilder, build_shot_chain, caption_filter
+
+
+def render_one_pass(shot_list: ShotList, plan: RenderPlan, asset_paths: dict[str, Path], out_path: Path) -> MediaInfo:
+    out_path = Path(out_path).resolve()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
+    with tempfile.TemporaryDirectory(prefix="naos-onepass-") as tmp:
+        workdir = Path(tmp)
+        gb = GraphBuilder(workdir, plan.fps)
+        labels, frames = [], 0
+        for i, shot in enumerate(shot_list.shots):
+            label, n = build_shot_chain(gb, shot, plan, asset_paths, f"s{i}")
+            labels.append(label)
+            frames += n
+        gb.chains.append(f"{''.join(labels)}concat=n={len(labels)}:v=1:a=0[joined]")
+        video = "[joined]"
+        cues = episode_cues(shot_list, fps=plan.fps) if plan.captions.burn_in else []
+        if cues:
+            write_ass(cues, workdir / "captions.ass", width=plan.width, height=plan.height, captions=plan.captions)
+            gb.chains.append(f"{video}{caption_filter('captions.ass')}[out]")
+            video = "[out]"
+        rate = plan.encoder.audio_rate
+        samples = round(frames * rate / plan.fps)
+        gb.chains.append(audio_chain(f"anullsrc=r={rate}:cl=stereo,", samples, rate))
+        args = [
+            "-y", *GLOBAL_FLAGS, *gb.inputs,
+            "-filter_complex", ";".join(gb.chains),
+            "-map", video, "-map", "[a]", "-frames:v", str(frames),
+            *video_encode_flags(plan.encoder, plan.fps),
+            *audio_encode_flags(plan.encoder),
+            "-movflags", "+faststart",
+            "-f", "mp4", f"file:{tmp_out}",
+        ]  # fmt: skip
+        try:
+            run_ffmpeg(args, f"one-pass render of {shot_list.episode_id}", cwd=workdir, env=font_env(workdir))
+            os.replace(tmp_out, out_path)
+        finally:
+            tmp_out.unlink(missing_ok=True)
+    info = probe(out_path)
+    if info.frames != frames:
+        raise RenderError("one-pass render", f"{out_path} has {info.frames} frames, the timeline has {frames}")
+    return info

@@ -1,0 +1,332 @@
+"""One shot → one video-only H.264 clip, deterministically (same inputs, same bytes, on one core or many).
+
+Layout convention (the engine holds no story intelligence, only this mapping):
+  background  = plan asset f"background:{shot.environment}"   (opaque 16:9 still)
+  characters  = plan assets f"character:{cid}" for cid in shot.characters, left to right (RGBA stills)
+An asset whose plan entry is "placeholder" (or absent from the plan) is drawn as a flagged placeholder card.
+
+Cost model (RENDERING-NOTES): each still is decoded once and the whole composite (background crop, character
+overlays, RGB→YUV) is built on a single frame, which `loop` then repeats; only the motion (crop window for pans, a
+per-frame scale for push-in) and burned captions run per frame. zoompan is never used (not deterministic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.artifacts import RenderPlan, Shot
+
+from .captions import shot_cues, shot_frames, write_ass
+from .ffmpeg import (
+    FONT_FILE,
+    GLOBAL_FLAGS,
+    RenderError,
+    font_env,
+    ffmpeg_version,
+    run_ffmpeg,
+    video_encode_flags,
+)
+
+RENDERER_VERSION = "video-preview@1"  # bump whenever the bytes a given input produces change
+
+PAN_MARGIN = 0.15  # pans travel over a background 15 % wider than the frame
+PUSH_ZOOM = 0.12  # push_in ends 12 % closer than it starts
+
+PLACEHOLDER_BG = "0x1d232b"
+PLACEHOLDER_BORDER = "0xb34747"
+PLACEHOLDER_TEXT = "0xe8e8e8"
+SILHOUETTE_W, SILHOUETTE_H = 360, 800
+
+
+@dataclass(frozen=True)
+class FramingLayout:
+    bg_zoom: float  # background crop: 1.0 = the whole still, 1.5 = the central two thirds
+    char_height: float  # character overlay height, fraction of the frame height
+    char_bottom: float  # where a character's bottom edge sits, fraction of the frame height (>1: cut by the frame)
+
+
+FRAMINGS: dict[str, FramingLayout] = {
+    "establishing": FramingLayout(1.00, 0.42, 0.97),
+    "wide": FramingLayout(1.05, 0.58, 1.00),
+    "medium": FramingLayout(1.18, 0.82, 1.08),
+    "two_shot": FramingLayout(1.12, 0.76, 1.05),
+    "close_up": FramingLayout(1.45, 1.30, 1.40),
+}
+
+
+def background_asset_id(shot: Shot) -> str:
+    return f"background:{shot.environment}"
+
+
+def character_asset_id(character_id: str) -> str:
+    return f"character:{character_id}"
+
+
+def shot_asset_ids(shot: Shot) -> list[str]:
+    return [background_asset_id(shot), *(character_asset_id(c) for c in shot.characters)]
+
+
+def shot_placeholders(shot: Shot, plan: RenderPlan) -> list[str]:
+    """Asset ids this shot renders as placeholders (plan status "placeholder", or absent from the plan)."""
+    out = []
+    for asset_id in shot_asset_ids(shot):
+        entry = plan.asset(asset_id)
+        if entry is None or entry.status != "resolved":
+            out.append(asset_id)
+    return out
+
+
+def shot_render_key(shot: Shot, plan: RenderPlan) -> str:
+    """sha256 of everything that determines a clip's bytes: renderer + ffmpeg build, shot, output settings, assets."""
+    assets = {}
+    for asset_id in shot_asset_ids(shot):
+        entry = plan.asset(asset_id)
+        assets[asset_id] = None if entry is None or entry.status != "resolved" else entry.sha256
+    payload = {
+        "renderer": RENDERER_VERSION,
+        "ffmpeg": ffmpeg_version(),
+        "font_sha256": hashlib.sha256(FONT_FILE.read_bytes()).hexdigest(),
+        "shot": shot.model_dump(mode="json"),
+        "width": plan.width,
+        "height": plan.height,
+        "fps": plan.fps,
+        "captions": plan.captions.model_dump(mode="json"),
+        "encoder": plan.encoder.model_dump(mode="json"),
+        "assets": assets,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2.0)) * 2)
+
+
+# ---- filter graph ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GraphBuilder:
+    """Inputs and filter chains of one ffmpeg run; every file a filter reads sits in `workdir` under a plain name,
+    and ffmpeg runs with cwd=workdir, so no path ever needs filtergraph escaping."""
+
+    workdir: Path
+    fps: int
+    inputs: list[str] = field(default_factory=list)
+    chains: list[str] = field(default_factory=list)
+    n_inputs: int = 0
+
+    def __post_init__(self) -> None:
+        fonts = self.workdir / "fonts"
+        fonts.mkdir(exist_ok=True)
+        link = fonts / FONT_FILE.name
+        if not link.exists():
+            try:
+                link.symlink_to(FONT_FILE)
+            except OSError:
+                shutil.copyfile(FONT_FILE, link)
+
+    @property
+    def fontfile(self) -> str:
+        return f"fonts/{FONT_FILE.name}"
+
+    def add_image(self, src: Path, name: str) -> str:
+        """Link a still into the workdir and add it as an input; returns its stream label."""
+        local = self.workdir / f"{name}{src.suffix.lower() or '.png'}"
+        if not local.exists():
+            try:
+                local.symlink_to(src.resolve())
+            except OSError:
+                shutil.copyfile(src, local)
+        # -framerate: the still's frame duration must be 1/fps, or ffmpeg's CFR output logic (which honours frame
+        # durations) repeats the first frame to fill its default 1/25 s — or, for lavfi sources, a whole second.
+        self.inputs += ["-framerate", str(self.fps), "-i", local.name]
+        self.n_inputs += 1
+        return f"[{self.n_inputs - 1}:v]"
+
+    def text_file(self, name: str, text: str) -> str:
+        path = self.workdir / f"{name}.txt"
+        path.write_bytes(text.encode("utf-8"))
+        return path.name
+
+
+def _resolved_path(plan: RenderPlan, asset_id: str, asset_paths: dict[str, Path], shot_id: str) -> Path | None:
+    entry = plan.asset(asset_id)
+    if entry is None or entry.status != "resolved":
+        return None
+    path = asset_paths.get(asset_id)
+    if path is None:
+        raise RenderError(f"render shot {shot_id}", f"asset {asset_id} is resolved in the plan but has no file path")
+    path = Path(path)
+    if not path.is_file():
+        raise RenderError(f"render shot {shot_id}", f"asset {asset_id}: file {path} does not exist")
+    return path
+
+
+def _progress_expr(fps: int, frames: int) -> str:
+    """0 → 1 over the shot with ease-in-out (smoothstep), from the frame index k = round(t × fps).
+
+    Time, not `n`, drives motion: in this ffmpeg the scale filter's `n` is one ahead of the frame number.
+    """
+    if frames <= 1:
+        return "0"
+    p = f"min(1,floor(t*{fps}+0.5)/{frames - 1})"
+    return f"({p}*{p}*(3-2*{p}))"
+
+
+def build_shot_chain(
+    gb: GraphBuilder,
+    shot: Shot,
+    plan: RenderPlan,
+    asset_paths: dict[str, Path],
+    tag: str,
+) -> tuple[str, int]:
+    """Append the chains that draw `shot` (no captions) to gb; returns (output label, frames).
+
+    The output is plan.width×plan.height yuv420p (BT.709, limited range), time base 1/fps, pts 0..frames-1.
+    """
+    W, H, fps = plan.width, plan.height, plan.fps
+    frames = shot_frames(shot.duration_s, fps)
+    layout = FRAMINGS.get(shot.framing, FRAMINGS["medium"])
+    panning = shot.movement in ("pan_left", "pan_right")
+    CW = _even(W * (1 + PAN_MARGIN)) if panning else W
+    CH = H
+    chains = gb.chains
+
+    # Background, cropped for the framing, on a CW×CH canvas (one frame).
+    bg_id = background_asset_id(shot)
+    bg_path = _resolved_path(plan, bg_id, asset_paths, shot.id)
+    if bg_path is not None:
+        src = gb.add_image(bg_path, f"{tag}_bg")
+        zw, zh = _even(CW * layout.bg_zoom), _even(CH * layout.bg_zoom)
+        chains.append(
+            f"{src}format=rgb24,scale=w={zw}:h={zh}:force_original_aspect_ratio=increase:flags=lanczos,"
+            f"crop={CW}:{CH},setsar=1[{tag}_bg]"
+        )
+    else:
+        text = gb.text_file(f"{tag}_bg", f"MISSING ASSET {bg_id}")
+        size = max(10, round(H / 22))
+        border = max(2, round(H / 90))
+        chains.append(
+            f"color=c={PLACEHOLDER_BG}:s={CW}x{CH}:r={fps}:d=1,trim=end_frame=1,format=rgb24,"
+            f"drawbox=x=0:y=0:w=iw:h=ih:color={PLACEHOLDER_BORDER}:t={border},"
+            f"drawtext=fontfile={gb.fontfile}:textfile={text}:expansion=none:fontsize={size}:"
+            f"fontcolor={PLACEHOLDER_TEXT}:x=(w-text_w)/2:y=(h-text_h)/2,setsar=1[{tag}_bg]"
+        )
+    base = f"[{tag}_bg]"
+
+    # Characters, spread left to right across the central W-wide view, composited onto the single frame.
+    n = len(shot.characters)
+    if n:
+        shrink = 1.0 if n <= 2 else max(0.55, 2.2 / n)
+        char_h = _even(H * layout.char_height * shrink)
+        bottom = round(H * layout.char_bottom)
+        if n == 1:
+            centres = [0.5]
+        else:
+            lo = max(0.12, 0.5 - 0.125 * n)
+            centres = [lo + (1 - 2 * lo) * i / (n - 1) for i in range(n)]
+        x0 = (CW - W) / 2
+        for i, cid in enumerate(shot.characters):
+            asset_id = character_asset_id(cid)
+            path = _resolved_path(plan, asset_id, asset_paths, shot.id)
+            label = f"{tag}_c{i}"
+            if path is not None:
+                src = gb.add_image(path, label)
+                chains.append(f"{src}format=rgba,scale=w=-2:h={char_h}:flags=lanczos,setsar=1[{label}]")
+            else:
+                chains.append(_silhouette_chain(gb, cid, label, char_h))
+            cx = round(x0 + centres[i] * W)
+            out = f"[{tag}_k{i}]"
+            chains.append(f"{base}[{label}]overlay=x={cx}-w/2:y={bottom}-h:format=rgb:eval=init{out}")
+            base = out
+
+    # To YUV once, then repeat the frame: everything above ran on one frame only.
+    chains.append(
+        f"{base}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+        f"format=yuv420p,loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N[{tag}_still]"
+    )
+    still = f"[{tag}_still]"
+    out = f"[{tag}_v]"
+    p = _progress_expr(fps, frames)
+    if shot.movement == "pan_right":
+        chains.append(f"{still}crop=w={W}:h={H}:x='{CW - W}*{p}':y=0{out}")
+    elif shot.movement == "pan_left":
+        chains.append(f"{still}crop=w={W}:h={H}:x='{CW - W}*(1-{p})':y=0{out}")
+    elif shot.movement == "push_in":
+        # scale with eval=frame grows the frame; crop cannot follow a growing frame (its bounds stay those of the
+        # first frame), so the grown frame is overlaid, centred, onto the unzoomed one. Even sizes keep it centred.
+        z = f"(1+{PUSH_ZOOM}*{p})"
+        we, he = f"2*trunc({W}*{z}/2)", f"2*trunc({H}*{z}/2)"
+        chains.append(f"{still}split[{tag}_pa][{tag}_pb]")
+        chains.append(f"[{tag}_pb]scale=w='{we}':h='{he}':eval=frame:flags=bicubic[{tag}_pz]")
+        chains.append(f"[{tag}_pa][{tag}_pz]overlay=x='-({we}-{W})/2':y='-({he}-{H})/2':eval=frame{out}")
+    else:
+        chains.append(f"{still}null{out}")
+    return out, frames
+
+
+def _silhouette_chain(gb: GraphBuilder, character_id: str, label: str, height: int) -> str:
+    """A grey head-and-shoulders silhouette (rounded body) with the character id, on a transparent card."""
+    w, h = SILHOUETTE_W, SILHOUETTE_H
+    cx, head_y, head_r = w // 2, 150, 100
+    body_top, half_w, radius = 270, 140, 60
+    alpha = (
+        f"if(lte(hypot(X-{cx},Y-{head_y}),{head_r}),255,"
+        f"if(gte(Y,{body_top})*lte(abs(X-{cx}),{half_w})*"
+        f"lte(hypot(max(0,abs(X-{cx})-{half_w - radius}),max(0,{body_top + radius}-Y)),{radius}),255,0))"
+    )
+    text = gb.text_file(label, character_id)
+    size = max(14, min(44, int((w - 60) / (0.62 * max(1, len(character_id))))))
+    return (
+        f"color=c=black@0:s={w}x{h}:r={gb.fps}:d=1,trim=end_frame=1,format=rgba,"
+        f"geq=r=128:g=132:b=140:a='{alpha}',"
+        f"drawtext=fontfile={gb.fontfile}:textfile={text}:expansion=none:fontsize={size}:fontcolor=0x1e1e1e:"
+        f"x=(w-text_w)/2:y={body_top + 160},"
+        f"scale=w=-2:h={height}:flags=lanczos,setsar=1[{label}]"
+    )
+
+
+def caption_filter(ass_name: str) -> str:
+    return f"subtitles=filename={ass_name}:fontsdir=fonts"
+
+
+# ---- render ------------------------------------------------------------------------------------------------------
+
+
+def _atomic_target(out_path: Path) -> Path:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
+
+
+def render_shot(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path], out_path: Path) -> int:
+    """Render one shot to a video-only MP4 at out_path (written atomically); returns the number of frames."""
+    out_path = Path(out_path).resolve()
+    with tempfile.TemporaryDirectory(prefix="naos-shot-") as tmp:
+        workdir = Path(tmp)
+        gb = GraphBuilder(workdir, plan.fps)
+        label, frames = build_shot_chain(gb, shot, plan, asset_paths, "s")
+        cues = shot_cues(shot, shot_length_s=frames / plan.fps) if plan.captions.burn_in else []
+        if cues:
+            write_ass(cues, workdir / "captions.ass", width=plan.width, height=plan.height, captions=plan.captions)
+            gb.chains.append(f"{label}{caption_filter('captions.ass')}[out]")
+            label = "[out]"
+        tmp_out = _atomic_target(out_path)
+        args = [
+            "-y", *GLOBAL_FLAGS, *gb.inputs,
+            "-filter_complex", ";".join(gb.chains),
+            "-map", label, "-frames:v", str(frames),
+            *video_encode_flags(plan.encoder, plan.fps),
+            "-an", "-f", "mp4", f"file:{tmp_out}",
+        ]  # fmt: skip
+        try:
+            run_ffmpeg(args, f"render shot {shot.id}", cwd=workdir, env=font_env(workdir))
+            os.replace(tmp_out, out_path)
+        finally:
+            tmp_out.unlink(missing_ok=True)
+    return frames

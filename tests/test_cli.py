@@ -1,0 +1,207 @@
+"""`naos render` as a user runs it: real Dagster runs, real ffmpeg, exit codes, determinism and resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PILOT = ROOT / "examples" / "pilot"
+OUTPUTS = ["Script.json", "ShotList.json", "AssetManifest.json", "RenderPlan.json", "RenderOutput.json",
+           "episode.mp4", "episode.srt"]
+GOLDEN = ROOT / "tests" / "golden" / "s01e01.sha256.json"
+
+
+def naos(*args: str, home: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["NAOS_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "naos_assets.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in OUTPUTS}
+
+
+def render(project: Path, out: Path, home: Path, episode: str = "s01e01") -> subprocess.CompletedProcess:
+    return naos("render", "--project", str(project), "--episode", episode, "--out", str(out), home=home)
+
+
+@pytest.fixture(scope="module")
+def first_render(tmp_path_factory):
+    base = tmp_path_factory.mktemp("golden")
+    result = render(PILOT / "project.yaml", base / "out", base / "home")
+    assert result.returncode == 0, result.stderr
+    return base
+
+
+def test_render_writes_every_artifact(first_render):
+    out = first_render / "out"
+    for name in [*OUTPUTS, "run_summary.json"]:
+        assert (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["status"] == "success" and summary["exit_code"] == 0
+    stages = {s["stage"] for s in summary["stages"]}
+    assert {"script", "shot_list", "asset_manifest", "render_plan", "render_output"} <= stages
+    shot_steps = [s for s in stages if s.startswith("shot_clips.render_shot_clip[")]
+    shot_list = json.loads((out / "ShotList.json").read_text())
+    assert len(shot_steps) == len(shot_list["shots"]) <= 10
+    output = json.loads((out / "RenderOutput.json").read_text())
+    assert output["video"]["sha256"] == digests(out)["episode.mp4"]
+    assert output["placeholders"] == []  # s01e01's locations are all in the library
+    assert output["lineage"]["script"] == digests(out)["Script.json"]
+
+
+def test_golden_render_is_byte_identical(first_render, tmp_path):
+    """Seed §28.1 golden render: a second NAOS_HOME renders the same bytes, and they match the recorded hashes."""
+    again = render(PILOT / "project.yaml", tmp_path / "out", tmp_path / "home")
+    assert again.returncode == 0, again.stderr
+    first, second = digests(first_render / "out"), digests(tmp_path / "out")
+    assert first == second
+    expected = json.loads(GOLDEN.read_text())
+    assert second == expected, (
+        "the golden render changed; if the change is intended, bump RENDERER_VERSION and rewrite "
+        f"{GOLDEN.relative_to(ROOT)} with the new hashes")
+
+
+def test_rerun_is_all_cache_hits(first_render):
+    out = first_render / "rerun"
+    result = render(PILOT / "project.yaml", out, first_render / "home")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["cache_misses"] <= 1  # render_plan re-reads the library every run
+    assert all(summary["shot_cache"].values()) and summary["shot_cache"]
+    assert digests(out) == digests(first_render / "out")
+
+
+def test_placeholder_is_flagged_and_run_completes(tmp_path):
+    result = render(PILOT / "project.yaml", tmp_path / "out", tmp_path / "home", episode="s01e02")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "out" / "RenderPlan.json").read_text())
+    cave = next(a for a in plan["assets"] if a["asset_id"] == "background:sea_cave")
+    assert cave["status"] == "placeholder" and cave["flagged"] and cave["fallbacks"]
+    output = json.loads((tmp_path / "out" / "RenderOutput.json").read_text())
+    assert "background:sea_cave" in output["placeholders"]
+
+
+# ---- bad input: exit 2, an error naming file and field, nothing written to the registry -----------------
+
+
+def _copy_pilot(tmp_path: Path) -> Path:
+    dest = tmp_path / "pilot"
+    shutil.copytree(PILOT / "episodes", dest / "episodes")
+    shutil.copy(PILOT / "project.yaml", dest / "project.yaml")
+    (dest / "library").symlink_to(PILOT / "library", target_is_directory=True)
+    return dest
+
+
+def _edit_yaml(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _unknown_speaker(d):
+    d["scenes"][0]["beats"][2]["speaker"] = "nobody"
+
+
+def _unknown_location(d):
+    d["scenes"][1]["location"] = "moon"
+
+
+def _negative_duration(d):
+    d["target_duration_s"]["min"] = -5
+
+
+def _escaping_asset(d):
+    d["locations"][0]["background"] = "../../../etc/passwd"
+
+
+def _wrong_major(d):
+    d["schema_version"] = "2.0.0"
+
+
+def _missing_outline(d):
+    d["episodes"][0]["outline"] = "episodes/nope.yaml"
+
+
+BAD = [
+    ("malformed yaml", "episodes/s01e01.yaml", None, "s01e01.yaml", "malformed YAML"),
+    ("unknown speaker", "episodes/s01e01.yaml", _unknown_speaker, "s01e01.yaml", "scenes[0].beats[2].speaker"),
+    ("unknown location", "episodes/s01e01.yaml", _unknown_location, "s01e01.yaml", "scenes[1].location"),
+    ("missing outline", "project.yaml", _missing_outline, "nope.yaml", "file not found"),
+    ("negative duration", "project.yaml", _negative_duration, "project.yaml", "target_duration_s.min"),
+    ("asset path escapes library", "project.yaml", _escaping_asset, "project.yaml", "locations[0].background"),
+    ("wrong schema_version", "episodes/s01e01.yaml", _wrong_major, "s01e01.yaml", "migrate"),
+]
+
+
+@pytest.mark.parametrize(("case", "file", "change", "named_file", "named_field"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, case, file, change, named_file, named_field):
+    project = _copy_pilot(tmp_path)
+    if change is None:
+        (project / file).write_text("scenes: [unclosed\n  - : :\n")
+    else:
+        _edit_yaml(project / file, change)
+    home = tmp_path / "home"
+    result = render(project / "project.yaml", tmp_path / "out", home)
+    assert result.returncode == 2, result.stderr
+    assert named_file in result.stderr and named_field in result.stderr, result.stderr
+    assert not (home / "artifacts").exists() or not any((home / "artifacts").rglob("objects/*"))
+    assert not (tmp_path / "out" / "episode.mp4").exists()
+
+
+def test_symlink_out_of_library_is_refused(tmp_path):
+    project = _copy_pilot(tmp_path)
+    (project / "library").unlink()
+    shutil.copytree(PILOT / "library", project / "library")
+    outside = tmp_path / "secret.png"
+    outside.write_bytes((PILOT / "library" / "backgrounds" / "harbor.png").read_bytes())
+    (project / "library" / "backgrounds" / "harbor.png").unlink()
+    (project / "library" / "backgrounds" / "harbor.png").symlink_to(outside)
+    result = render(project / "project.yaml", tmp_path / "out", tmp_path / "home")
+    assert result.returncode == 2, result.stderr
+    assert "project.yaml" in result.stderr and "background" in result.stderr
+
+
+def test_unknown_episode_exits_2(tmp_path):
+    result = render(PILOT / "project.yaml", tmp_path / "out", tmp_path / "home", episode="s09e09")
+    assert result.returncode == 2 and "s09e09" in result.stderr
+
+
+# ---- resume: kill mid-run, run again, continue from checkpoints, identical end --------------------------
+
+
+def test_killed_render_resumes_and_ends_identical(first_render, tmp_path):
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["NAOS_HOME"] = str(home)
+    cmd = [sys.executable, "-m", "naos_assets.cli", "render", "--project", str(PILOT / "project.yaml"),
+           "--episode", "s01e01", "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    records = home / "artifacts" / "records" / "shot_clip" / "s01e01"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(records.glob("*.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(records.glob("*.json")))
+    assert 2 <= done_before < 10, "the kill should land mid-way through the shots"
+    assert not (tmp_path / "out" / "episode.mp4").exists()
+
+    result = render(PILOT / "project.yaml", tmp_path / "out", home)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
+    assert sum(summary["shot_cache"].values()) >= done_before  # finished shots were not rendered again
+    assert digests(tmp_path / "out") == digests(first_render / "out")

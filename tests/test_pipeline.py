@@ -1,0 +1,76 @@
+"""The Dagster layer: definitions load, one partition materializes, artifacts land in the registry with
+their content hash as the data version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, Definitions, materialize
+
+from io_managers import Registry
+from naos_assets.definitions import ASSETS, build_definitions
+from naos_assets.definitions import resources as naos_resources
+from naos_assets.partitions import episodes
+from schemas import CONTRACTS
+
+ROOT = Path(__file__).resolve().parents[1]
+PILOT = ROOT / "examples" / "pilot" / "project.yaml"
+STAGES = ["script", "shot_list", "asset_manifest", "render_plan", "shot_clips", "render_output"]
+
+
+def test_definitions_load(tmp_path):
+    defs = build_definitions(project_file=str(PILOT), naos_home=str(tmp_path))
+    Definitions.validate_loadable(defs)
+    job = defs.resolve_job_def("render_episode")
+    assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == set(STAGES)
+    assert job.partitions_def == episodes
+    assert job.executor_def.name == "in_process"
+    assert defs.resolve_sensor_def("episode_partitions_sensor") is not None
+    # the shot steps are ops inside the shot_clips graph, not a partition dimension
+    shot_clips = defs.resolve_assets_def("shot_clips")
+    assert shot_clips.partitions_def == episodes
+    assert {n.name for n in shot_clips.node_def.node_defs} == {"plan_shot_steps", "render_shot_clip", "collect_clips"}
+
+
+def test_materialize_one_partition_up_to_render_plan(tmp_path):
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(episodes.name, ["s01e01"])
+    assets = [a for a in ASSETS if a.key.to_user_string() in STAGES[:4]]
+    resources = naos_resources(str(PILOT), str(tmp_path))
+    result = materialize(assets, partition_key="s01e01", instance=instance, resources=resources)
+    assert result.success
+    registry = Registry.local(tmp_path / "artifacts")
+    for name in STAGES[:4]:
+        ref = registry.get_ref(name, "s01e01")
+        assert ref is not None, name
+        data = registry.get_bytes(ref["sha256"])
+        CONTRACTS[ref["contract"]].model_validate_json(data)
+        record = registry.get_record(name, "s01e01", ref["sha256"])
+        assert record["asset_key"] == name and record["code_version"]
+        event = instance.get_latest_materialization_event(AssetKey(name))
+        # Dagster's data version is the artifact's content hash
+        assert event.asset_materialization.tags["dagster/data_version"] == ref["sha256"]
+    plan_record = registry.get_record("render_plan", "s01e01", registry.get_ref("render_plan", "s01e01")["sha256"])
+    assert "asset_manifest" in plan_record["parents"]
+
+    # a second materialization reuses every stage from the registry
+    again = materialize(assets, partition_key="s01e01", instance=instance, resources=resources)
+    mats = [e.event_specific_data.materialization for e in again.get_asset_materialization_events()]
+    hits = {m.asset_key.to_user_string(): m.metadata["naos/cache_hit"].value for m in mats}
+    assert hits == {"script": True, "shot_list": True, "asset_manifest": True, "render_plan": True}
+
+
+@pytest.mark.parametrize("episode", ["s01e01", "s01e02"])
+def test_partition_sensor_registers_project_episodes(tmp_path, episode):
+    from dagster import build_sensor_context
+
+    from resources import NaosProject
+    from sensors import episode_partitions_sensor
+
+    instance = DagsterInstance.ephemeral()
+    ctx = build_sensor_context(instance=instance, resources={"project": NaosProject(project_file=str(PILOT))})
+    result = episode_partitions_sensor(ctx)
+    (request,) = result.dynamic_partitions_requests
+    assert episode in request.partition_keys
+    assert result.cursor
