@@ -23,6 +23,14 @@ class InputError(ValueError):
         super().__init__(f"{self.file}: {field}: {message}" if field else f"{self.file}: {message}")
 
 
+class FieldValueError(ValueError):
+    """Raised by a model-level validator to name the field at fault (a path below the model, e.g. characters[2].id)."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
 def _strip(tp):
     """The type behind Annotated[...] and Optional[...] (pydantic puts no union tag in a loc for `X | None`)."""
     while True:
@@ -105,6 +113,10 @@ def validate_as(model: type[M], data: object, file: str | Path) -> M:
         err = _first_error(model, exc.errors())
         field = _field_path(model, tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldValueError):
+            field = ".".join(p for p in (field, cause.field) if p).replace(".[", "[")
+            msg = str(cause)
         if err["type"] == "missing":
             msg = "required field is missing"
         raise InputError(file, field, msg) from None

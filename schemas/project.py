@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from .base import Artifact, NaosModel
+from .errors import FieldValueError
 
 ID = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", description="lower-case id: letters, digits, _ and -")]
 EPISODE_ID = Annotated[str, Field(pattern=r"^s\d{2}e\d{2}$", description="season and episode, like s01e01")]
@@ -120,12 +121,13 @@ class Project(Artifact):
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.id in seen:
-                    raise ValueError(f"{label}[{i}].id {item.id!r} is used twice")
+                    raise FieldValueError(f"{label}[{i}].id", f"id {item.id!r} is used twice")
                 seen.add(item.id)
         locations = {loc.id for loc in self.locations}
         for i, ch in enumerate(self.characters):
             if ch.location is not None and ch.location not in locations:
-                raise ValueError(f"characters[{i}].location {ch.location!r} is not a location id of this project")
+                raise FieldValueError(f"characters[{i}].location",
+                                      f"{ch.location!r} is not a location id of this project")
         return self
 
     def character(self, cid: str) -> Character | None:
