@@ -33,6 +33,7 @@ from engines.video import (
     write_srt,
 )
 from engines.video.captions import ass_escape
+from engines.video.ffmpeg import h264_config
 from schemas.artifacts import RenderPlan, ResolvedAsset, Shot, ShotLine, ShotList
 
 pytestmark = pytest.mark.slow
@@ -62,7 +63,9 @@ def assets(tmp_path_factory) -> dict[str, Path]:
     return {"background:harbor": d / "harbor.png", "character:mara": d / "mara.png"}
 
 
-def make_plan(*, burn_in: bool = True, resolved: tuple[str, ...] = ("background:harbor", "character:mara")) -> RenderPlan:
+def make_plan(
+    *, burn_in: bool = True, resolved: tuple[str, ...] = ("background:harbor", "character:mara")
+) -> RenderPlan:
     entries = []
     for asset_id in ("background:harbor", "character:mara", "character:ghost"):
         kind = asset_id.split(":")[0]
@@ -161,7 +164,7 @@ MOVEMENTS = ["static", "pan_left", "pan_right", "push_in"]
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory, assets) -> dict[str, Path]:
+def rendered(tmp_path_factory, assets) -> dict:
     """One clip per movement (with burned captions), rendered once for the module; its Shot under "<movement>:shot"."""
     d = tmp_path_factory.mktemp("clips")
     framing = {"static": "medium", "pan_left": "wide", "pan_right": "establishing", "push_in": "close_up"}
@@ -172,7 +175,7 @@ def rendered(tmp_path_factory, assets) -> dict[str, Path]:
                          index=i)  # fmt: skip
         render_shot(shot, make_plan(), assets, path)
         out[movement] = path
-        out[f"{movement}:shot"] = shot  # type: ignore[assignment]
+        out[f"{movement}:shot"] = shot
     return out
 
 
@@ -242,7 +245,10 @@ def test_captions_burn_in_at_line_times(tmp_path, assets):
     render_shot(shot, make_plan(burn_in=False), assets, without)
     before, during, after = 6, 18, 30  # 0.25 s, 0.75 s, 1.25 s
     for index in (before, after):
-        assert changed_pixels(frame_at(with_caps, index, tmp_path / "a.png"), frame_at(without, index, tmp_path / "b.png")) == 0
+        assert (
+            changed_pixels(frame_at(with_caps, index, tmp_path / "a.png"), frame_at(without, index, tmp_path / "b.png"))
+            == 0
+        )
     cap = frame_at(with_caps, during, tmp_path / "c.png")
     plain = frame_at(without, during, tmp_path / "d.png")
     bottom, top = (0, int(H * 0.75), W, H), (0, 0, W, H // 2)
@@ -310,6 +316,14 @@ def test_resolved_asset_without_file_raises(tmp_path, assets):
 # ---- episode ----------------------------------------------------------------------------------------------------
 
 
+def test_all_clips_share_codec_parameters(rendered):
+    """Every movement, framing, duration and caption state encodes with the same SPS/PPS, size, fps and timescale."""
+    configs = {h264_config(rendered[m]) for m in MOVEMENTS}
+    assert len(configs) == 1 and None not in configs
+    infos = {(i.width, i.height, i.fps) for i in (probe(rendered[m]) for m in MOVEMENTS)}
+    assert infos == {(W, H, 24.0)}
+
+
 def test_concat_three_clips_by_stream_copy(tmp_path, rendered):
     clips = [rendered["static"], rendered["pan_left"], rendered["push_in"]]
     frames = [probe(c).frames for c in clips]
@@ -346,6 +360,12 @@ def test_concat_rejects_mismatched_clips(tmp_path, rendered):
     plan.width, plan.height = 640, 360
     with pytest.raises(RenderError, match="stream copy"):
         concat_clips([rendered["static"]], tmp_path / "x.mp4", plan)
+    other = make_plan(resolved=())
+    other.encoder.preset = "ultrafast"  # other SPS/PPS (no CABAC, one reference frame)
+    odd = tmp_path / "ultrafast.mp4"
+    render_shot(make_shot(duration=0.5, lines=()), other, {}, odd)
+    with pytest.raises(RenderError, match="SPS/PPS"):
+        concat_clips([rendered["static"], odd], tmp_path / "y.mp4", make_plan())
 
 
 # ---- captions ---------------------------------------------------------------------------------------------------
@@ -403,6 +423,22 @@ def test_one_pass_floor_renders_the_same_timeline(tmp_path, assets):
     clip = tmp_path / "sh00.mp4"
     render_shot(shot_list.shots[0], make_plan(), assets, clip)
     assert mean_diff(frame_at(out, 5, tmp_path / "a.png"), frame_at(clip, 5, tmp_path / "b.png")) < 2
+
+
+def test_burned_captions_ignore_system_fonts(tmp_path, assets, rendered, monkeypatch):
+    """libass must find the shipped DejaVu Sans through fontsdir alone: with a fontconfig that knows no fonts at
+    all, the captioned clip is byte-identical to the engine's normal (hermetic-fontconfig) render."""
+    import engines.video.shots as shots
+
+    def no_fonts(workdir: Path) -> dict[str, str]:
+        conf = Path(workdir) / "empty-fonts.conf"
+        conf.write_text(f'<?xml version="1.0"?><fontconfig><cachedir>{workdir}/fc</cachedir></fontconfig>')
+        return {**os.environ, "FONTCONFIG_FILE": str(conf)}
+
+    monkeypatch.setattr(shots, "font_env", no_fonts)
+    out = tmp_path / "nofonts.mp4"
+    render_shot(rendered["static:shot"], make_plan(), assets, out)
+    assert sha(out) == sha(rendered["static"])
 
 
 def test_bundled_ffmpeg_is_used():

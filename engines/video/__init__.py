@@ -1,9 +1,9 @@
 """Video engine: shots → deterministic H.264 clips → episode MP4 (plain Python + the bundled ffmpeg, no Dagster).
 
-    render_shot(shot, plan, asset_paths, out_path) -> frames        one video-only clip per shot
-    concat_clips(clip_paths, out_path, plan, audio_path=None)       stream-copy join + one AAC track -> MediaInfo
-    episode_cues(shot_list) / write_srt(cues, path)                  the SRT sidecar
-    render_one_pass(shot_list, plan, asset_paths, out_path)         the whole timeline in one run (speed floor)
+render_shot(shot, plan, asset_paths, out_path) -> frames        one video-only clip per shot
+concat_clips(clip_paths, out_path, plan, audio_path=None)       stream-copy join + one AAC track -> MediaInfo
+episode_cues(shot_list) / write_srt(cues, path)                  the SRT sidecar
+render_one_pass(shot_list, plan, asset_paths, out_path)         the whole timeline in one run (speed floor)
 """
 
 from .captions import Cue, episode_cues, shot_cues, shot_frames, shot_offsets, write_ass, write_srt

@@ -39,7 +39,9 @@ def _cue_text(speaker_name: str, text: str, label: bool) -> str:
     return f"{speaker_name}: {text}" if label and speaker_name.strip() else text
 
 
-def shot_cues(shot: Shot, *, offset_s: float = 0.0, shot_length_s: float | None = None, label: bool = True) -> list[Cue]:
+def shot_cues(
+    shot: Shot, *, offset_s: float = 0.0, shot_length_s: float | None = None, label: bool = True
+) -> list[Cue]:
     """Cues of one shot, shifted by offset_s and clipped to [0, shot_length_s] (default: shot.duration_s)."""
     length = shot.duration_s if shot_length_s is None else shot_length_s
     cues = []
@@ -82,7 +84,9 @@ def _td(seconds: float) -> timedelta:
 
 
 def srt_text(cues: list[Cue]) -> str:
-    subs = [srt.Subtitle(index=i, start=_td(c.start_s), end=_td(c.end_s), content=c.text) for i, c in enumerate(cues, 1)]
+    subs = [
+        srt.Subtitle(index=i, start=_td(c.start_s), end=_td(c.end_s), content=c.text) for i, c in enumerate(cues, 1)
+    ]
     return srt.compose(subs, reindex=True, start_index=1, strict=True, eol="\n")
 
 
@@ -148,7 +152,9 @@ def ass_text(cues: list[Cue], *, width: int, height: int, captions: CaptionSetti
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
     ]
     for cue in cues:
-        lines.append(f"Dialogue: 0,{_ass_time(cue.start_s)},{_ass_time(cue.end_s)},Default,,0,0,0,,{ass_escape(cue.text)}")
+        lines.append(
+            f"Dialogue: 0,{_ass_time(cue.start_s)},{_ass_time(cue.end_s)},Default,,0,0,0,,{ass_escape(cue.text)}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,8 @@ from .ffmpeg import (
     MediaInfo,
     RenderError,
     audio_encode_flags,
+    h264_config,
+    partial_path,
     probe,
     run_ffmpeg,
     track_timescale,
@@ -45,22 +47,32 @@ def concat_clips(clip_paths: list[Path], out_path: Path, plan: RenderPlan, audio
         raise RenderError("concat clips", "no clips given")
     out_path = Path(out_path).resolve()
     frames = 0
+    first_config = h264_config(clip_paths[0])
     for clip in clip_paths:
         info = probe(clip)
         if info.frames is None or not info.has_video:
             raise RenderError("concat clips", f"{clip} has no video track")
-        if (info.width, info.height) != (plan.width, plan.height) or info.fps is None or abs(info.fps - plan.fps) > 1e-3:
+        if (
+            (info.width, info.height) != (plan.width, plan.height)
+            or info.fps is None
+            or abs(info.fps - plan.fps) > 1e-3
+        ):
             raise RenderError(
                 "concat clips",
                 f"{clip} is {info.width}x{info.height} @ {info.fps} fps; the plan needs {plan.width}x{plan.height} "
                 f"@ {plan.fps} fps (stream copy needs identical parameters)",
             )
+        if h264_config(clip) != first_config:
+            raise RenderError(
+                "concat clips",
+                f"{clip} was encoded with other H.264 parameters (SPS/PPS) than {clip_paths[0]}; stream copy needs "
+                "identical ones (re-render clips made with other encoder settings or another RENDERER_VERSION)",
+            )
         frames += info.frames
     rate = plan.encoder.audio_rate
     samples = round(frames * rate / plan.fps)  # the video's exact duration, in audio samples
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
+    tmp_out = partial_path(out_path)
     with tempfile.TemporaryDirectory(prefix="naos-concat-") as tmp:
         listing = Path(tmp) / "clips.txt"
         listing.write_text(

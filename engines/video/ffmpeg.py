@@ -11,12 +11,13 @@ import os
 import re
 import struct
 import subprocess
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
-from schemas.artifacts import EncoderSettings, RenderPlan
+from schemas.artifacts import EncoderSettings
 
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FILE = FONTS_DIR / "DejaVuSans.ttf"
@@ -79,10 +80,34 @@ def run_ffmpeg(
     return proc
 
 
+def partial_path(out_path: Path) -> Path:
+    """A unique temporary name next to out_path: write there, then os.replace (never a half-written out_path)."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return out_path.with_name(f".{out_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
+
+
 # ---- determinism ------------------------------------------------------------------------------------------------
 
-# Global options (before the first -i). RENDERING-NOTES: single-threaded filtering; bitexact containers.
+# Global options: put them before the first -i. RENDERING-NOTES: single-threaded filtering (simple and complex graphs).
 GLOBAL_FLAGS: list[str] = ["-filter_threads", "1", "-filter_complex_threads", "1"]
+
+# Output options: bit-exact muxing and encoding, no metadata (no encoder version strings, dates or titles).
+BITEXACT_FLAGS: list[str] = [
+    "-fflags", "+bitexact",
+    "-flags:v", "+bitexact",
+    "-flags:a", "+bitexact",
+    "-map_metadata", "-1",
+    "-map_chapters", "-1",
+]  # fmt: skip
+
+
+def video_determinism_flags(enc: EncoderSettings) -> list[str]:
+    """Output options that make libx264's bytes independent of the machine's core count: pinned thread counts."""
+    return [
+        "-threads", "2",
+        "-x264-params", f"threads={enc.x264_threads}:lookahead-threads=1:sliced-threads=0",
+        *BITEXACT_FLAGS,
+    ]  # fmt: skip
 
 
 def video_encode_flags(enc: EncoderSettings, fps: int) -> list[str]:
@@ -94,23 +119,12 @@ def video_encode_flags(enc: EncoderSettings, fps: int) -> list[str]:
         "-tune", enc.tune,
         "-profile:v", "high",
         "-pix_fmt", enc.pix_fmt,
-        "-threads", "2",
-        "-x264-params", f"threads={enc.x264_threads}:lookahead-threads=1:sliced-threads=0",
         "-r", str(fps),
         "-fps_mode", "cfr",
         "-video_track_timescale", str(track_timescale(fps)),
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-        *BITEXACT_FLAGS,
+        *video_determinism_flags(enc),
     ]  # fmt: skip
-
-
-BITEXACT_FLAGS: list[str] = [
-    "-fflags", "+bitexact",
-    "-flags:v", "+bitexact",
-    "-flags:a", "+bitexact",
-    "-map_metadata", "-1",
-    "-map_chapters", "-1",
-]  # fmt: skip
 
 
 def audio_encode_flags(enc: EncoderSettings) -> list[str]:
@@ -120,10 +134,6 @@ def audio_encode_flags(enc: EncoderSettings) -> list[str]:
 def track_timescale(fps: int) -> int:
     """MP4 video timescale shared by every clip of a plan (fps × 512, e.g. 12288 at 24 fps)."""
     return int(fps) * 512
-
-
-def plan_track_timescale(plan: RenderPlan) -> int:
-    return track_timescale(plan.fps)
 
 
 def font_env(workdir: Path) -> dict[str, str]:
@@ -334,6 +344,19 @@ def _parse_track(buf: bytes, start: int, end: int, movie_timescale: int) -> _Tra
                 total += seg
         edit_s = total / movie_timescale
     return _Track(kind, timescale, duration, samples, width, height, edit_s, sample_rate)
+
+
+def h264_config(path: Path | str) -> bytes | None:
+    """The avcC box (SPS/PPS) of an MP4's H.264 track. Stream-copy concat keeps only the first clip's, so every
+    clip joined must carry the same bytes here."""
+    try:
+        moov = _read_moov(Path(path))
+    except OSError:
+        return None
+    if moov is None or (at := moov.find(b"avcC")) < 4:
+        return None
+    (size,) = struct.unpack_from(">I", moov, at - 4)
+    return moov[at - 4 : at - 4 + size]
 
 
 def _probe_mp4(path: Path) -> MediaInfo | None:

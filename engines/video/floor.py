@@ -21,6 +21,7 @@ from .ffmpeg import (
     RenderError,
     audio_encode_flags,
     font_env,
+    partial_path,
     probe,
     run_ffmpeg,
     video_encode_flags,
@@ -30,8 +31,7 @@ from .shots import GraphBuilder, build_shot_chain, caption_filter
 
 def render_one_pass(shot_list: ShotList, plan: RenderPlan, asset_paths: dict[str, Path], out_path: Path) -> MediaInfo:
     out_path = Path(out_path).resolve()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
+    tmp_out = partial_path(out_path)
     with tempfile.TemporaryDirectory(prefix="naos-onepass-") as tmp:
         workdir = Path(tmp)
         gb = GraphBuilder(workdir, plan.fps)

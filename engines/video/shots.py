@@ -27,8 +27,9 @@ from .ffmpeg import (
     FONT_FILE,
     GLOBAL_FLAGS,
     RenderError,
-    font_env,
     ffmpeg_version,
+    font_env,
+    partial_path,
     run_ffmpeg,
     video_encode_flags,
 )
@@ -191,6 +192,8 @@ def build_shot_chain(
     The output is plan.width×plan.height yuv420p (BT.709, limited range), time base 1/fps, pts 0..frames-1.
     """
     W, H, fps = plan.width, plan.height, plan.fps
+    if W % 2 or H % 2:
+        raise RenderError(f"render shot {shot.id}", f"plan size {W}x{H}: yuv420p needs an even width and height")
     frames = shot_frames(shot.duration_s, fps)
     layout = FRAMINGS.get(shot.framing, FRAMINGS["medium"])
     panning = shot.movement in ("pan_left", "pan_right")
@@ -299,11 +302,6 @@ def caption_filter(ass_name: str) -> str:
 # ---- render ------------------------------------------------------------------------------------------------------
 
 
-def _atomic_target(out_path: Path) -> Path:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    return out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
-
-
 def render_shot(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path], out_path: Path) -> int:
     """Render one shot to a video-only MP4 at out_path (written atomically); returns the number of frames."""
     out_path = Path(out_path).resolve()
@@ -316,7 +314,7 @@ def render_shot(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path], out_
             write_ass(cues, workdir / "captions.ass", width=plan.width, height=plan.height, captions=plan.captions)
             gb.chains.append(f"{label}{caption_filter('captions.ass')}[out]")
             label = "[out]"
-        tmp_out = _atomic_target(out_path)
+        tmp_out = partial_path(out_path)
         args = [
             "-y", *GLOBAL_FLAGS, *gb.inputs,
             "-filter_complex", ";".join(gb.chains),
