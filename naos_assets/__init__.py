@@ -2,3 +2,8 @@
 
 It wires the engines together and holds no domain logic.
 """
+
+import warnings
+
+# Output(data_version=...) is how NAOS hands Dagster each artifact's content hash; its "beta" notice is noise.
+warnings.filterwarnings("ignore", message="Parameter `data_version`")

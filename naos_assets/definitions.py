@@ -9,6 +9,7 @@ from sensors import episode_partitions_sensor
 from .film import assets as film
 from .jobs import render_episode
 from .media import assets as media
+from .progress import naos_progress
 from .render import assets as render
 from .writing import assets as writing
 
@@ -30,6 +31,7 @@ def build_definitions(project_file: str | None = None, naos_home: str | None = N
         jobs=[render_episode],
         sensors=[episode_partitions_sensor],
         resources=resources(project_file, naos_home),
+        loggers={"naos_progress": naos_progress},
     )
 
 

@@ -11,6 +11,7 @@ from dagster import AssetKey, DagsterInstance, Definitions, materialize
 from io_managers import Registry
 from naos_assets.definitions import ASSETS, build_definitions
 from naos_assets.definitions import resources as naos_resources
+from naos_assets.jobs import render_episode
 from naos_assets.partitions import episodes
 from schemas import CONTRACTS
 
@@ -25,7 +26,9 @@ def test_definitions_load(tmp_path):
     job = defs.resolve_job_def("render_episode")
     assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == set(STAGES)
     assert job.partitions_def == episodes
-    assert job.executor_def.name == "in_process"
+    # in-process unless a run asks for Dagster's multiprocess executor (`naos render --workers N`)
+    assert job.executor_def.name == "multi_or_in_process_executor"
+    assert render_episode.config == {"execution": {"config": {"in_process": {}}}}
     assert defs.resolve_sensor_def("episode_partitions_sensor") is not None
     # the shot steps are ops inside the shot_clips graph, not a partition dimension
     shot_clips = defs.resolve_assets_def("shot_clips")
