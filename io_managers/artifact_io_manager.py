@@ -45,7 +45,7 @@ class RegistryIOManager(ConfigurableIOManager):
             asset, partition, sha, schema_version=obj.schema_version,
             parents=_meta(context, "naos/parents", {}) or {}, params=_meta(context, "naos/params", {}) or {},
             code_version=_meta(context, "naos/code_version", "") or "", media_type="application/json",
-            run_id=context.run_id,
+            run_id=context.run_id, provenance=_meta(context, "naos/provenance", {}) or {},
         )
         registry.set_ref(asset, partition, sha, contract, obj.schema_version)
         key = _meta(context, "naos/cache_key")

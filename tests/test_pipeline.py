@@ -56,6 +56,7 @@ def test_materialize_one_partition_up_to_render_plan(tmp_path):
         assert event.asset_materialization.tags["dagster/data_version"] == ref["sha256"]
     plan_record = registry.get_record("render_plan", "s01e01", registry.get_ref("render_plan", "s01e01")["sha256"])
     assert "asset_manifest" in plan_record["parents"]
+    assert plan_record["provenance"]["background:harbor"]["license_type"] == "generated_local"
 
     # a second materialization reuses every stage from the registry
     again = materialize(assets, partition_key="s01e01", instance=instance, resources=resources)

@@ -1,6 +1,6 @@
 """Media stage: AssetManifest -> RenderPlan (resolved library assets, placeholders flagged, profile settings)."""
 
-from dagster import AssetExecutionContext, Config, Failure, Output, asset
+from dagster import AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
 
 from engines.media import PLAN_VERSION, AssetPathError, build_render_plan, resolve
 from resources import NaosHome, NaosProject
@@ -39,5 +39,10 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
         inputs={"asset_manifest": manifest_sha, **{a.asset_id: a.sha256 or a.uri for a in resolved}},
         params=params, code_version=PLAN_VERSION,
         compute=lambda: build_render_plan(asset_manifest, manifest_sha, resolved, config.profile, settings),
-        describe=lambda v: {"placeholders": ", ".join(placeholders) or "none", "profile": v.profile},
+        describe=lambda v: {
+            "placeholders": ", ".join(placeholders) or "none", "profile": v.profile,
+            # §14: licence and provenance of every source the plan points at, kept in the registry record
+            "naos/provenance": MetadataValue.json({a.asset_id: {"license_type": a.license_type, "uri": a.uri,
+                                                                "provenance": a.provenance} for a in v.assets}),
+        },
     )
