@@ -17,6 +17,15 @@ def _plain(value):
     return getattr(value, "value", value)
 
 
+def _root_cause(error) -> str:
+    """The innermost error's message: "Exceeded max_retries" says less than the ffmpeg error behind it."""
+    if error is None:
+        return "step failed"
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def failure_metadata(instance: DagsterInstance, run_id: str) -> list[tuple[str | None, str, dict]]:
     """(step, message, metadata) for every failed step of the run."""
     out = []
@@ -25,8 +34,7 @@ def failure_metadata(instance: DagsterInstance, run_id: str) -> list[tuple[str |
         data = event.step_failure_data
         user = data.user_failure_data
         meta = {k: _plain(v) for k, v in (user.metadata if user else {}).items()}
-        message = (user.description if user and user.description else None) or (
-            data.error.message.strip() if data.error else "step failed")
+        message = (user.description if user and user.description else None) or _root_cause(data.error)
         out.append((event.step_key, message, meta))
     return out
 

@@ -205,3 +205,19 @@ def test_killed_render_resumes_and_ends_identical(first_render, tmp_path):
     summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
     assert sum(summary["shot_cache"].values()) >= done_before  # finished shots were not rendered again
     assert digests(tmp_path / "out") == digests(first_render / "out")
+
+
+def test_pipeline_failure_exits_4_with_the_failed_step_in_the_summary(tmp_path):
+    """An image that ffmpeg cannot decode fails its shot step (after its retries): exit 4, no mp4."""
+    project = _copy_pilot(tmp_path)
+    (project / "library").unlink()
+    shutil.copytree(PILOT / "library", project / "library")
+    (project / "library" / "backgrounds" / "harbor.png").write_bytes(b"this is not a png")
+    result = render(project / "project.yaml", tmp_path / "out", tmp_path / "home")
+    assert result.returncode == 4, result.stderr
+    summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
+    assert summary["status"] == "failure" and summary["exit_code"] == 4
+    failed = [e["stage"] for e in summary["errors"]]
+    assert failed and all(s.startswith("shot_clips.render_shot_clip[sc02_") for s in failed), failed
+    assert "library:backgrounds/harbor.png" in result.stderr and "Invalid PNG" in result.stderr
+    assert not (tmp_path / "out" / "episode.mp4").exists()

@@ -18,6 +18,7 @@ from dagster import (
     DynamicOut,
     DynamicOutput,
     Failure,
+    MetadataValue,
     OpExecutionContext,
     Out,
     Output,
@@ -30,10 +31,12 @@ from dagster import (
 from engines.media import library_file, verify
 from engines.video import (
     RENDERER_VERSION,
+    RenderError,
     concat_clips,
     episode_cues,
     ffmpeg_version,
     render_shot,
+    shot_asset_ids,
     shot_render_key,
     write_srt,
 )
@@ -78,7 +81,10 @@ def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: Na
                 paths[asset.asset_id] = path
         with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
             clip = Path(tmp) / f"{shot.id}.mp4"
-            frames = render_shot(shot, render_plan, paths, clip)
+            try:
+                frames = render_shot(shot, render_plan, paths, clip)
+            except RenderError as exc:
+                raise _shot_failure(shot, render_plan, exc) from exc
             sha = registry.put_file(clip)
         registry.put_record("shot_clip", context.partition_key, sha, schema_version=None,
                             parents={"render_plan": render_plan.sha256(), "shot": _sha_json(step["shot"])},
@@ -87,6 +93,17 @@ def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: Na
         registry.cache_put(key, sha, "shot_clip")
     context.log.info(f"shot {shot.id}: {'cache hit' if hit else 'rendered'} in {perf_counter() - started:.2f}s")
     return {"shot_id": shot.id, "sha256": sha, "frames": frames, "render_key": key, "cache_hit": hit}
+
+
+def _shot_failure(shot: Shot, plan: RenderPlan, exc: RenderError) -> Failure:
+    """Name the shot and the library files it read; ffmpeg's first complaint up front, its full tail as metadata."""
+    lines = [ln.split("] ", 1)[-1] for ln in exc.stderr.splitlines() if ln.strip()]
+    inputs = [f"{a.asset_id} = {a.uri}" for a in plan.assets if a.asset_id in shot_asset_ids(shot)]
+    return Failure(
+        description=f"shot {shot.id}: ffmpeg could not render it ({lines[0] if lines else exc.what}); "
+                    f"its inputs: {'; '.join(inputs)}",
+        metadata={"ffmpeg_stderr": MetadataValue.text(exc.stderr), "shot_id": shot.id},
+    )
 
 
 @op(out=Out(io_manager_key="registry"), description="Record the episode's clips, in shot order, as the shot_clips artifact.")
@@ -134,7 +151,7 @@ def render_output(context: AssetExecutionContext, naos: NaosHome, shot_clips: Sh
         with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
             video, captions = Path(tmp) / "episode.mp4", Path(tmp) / "episode.srt"
             info = concat_clips([registry.path(c.sha256) for c in shot_clips.clips], video, render_plan)
-            write_srt(episode_cues(shot_list), captions)
+            write_srt(episode_cues(shot_list, fps=render_plan.fps), captions)
             refs = {}
             for name, path, media_type in (("video", video, "video/mp4"), ("captions", captions, "application/x-subrip")):
                 sha = registry.put_file(path)
