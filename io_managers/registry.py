@@ -11,6 +11,7 @@ Plain Python: the Dagster IO manager, the `naos` CLI and the tests all use this 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 CHUNK = 1 << 20
 
@@ -65,35 +66,29 @@ class LocalStore(ObjectStore):
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
-    def _atomic(self, key: str):
+    @contextlib.contextmanager
+    def _writer(self, key: str) -> Iterator[BinaryIO]:
+        """A file handle whose bytes appear at `key` only once complete (temp file, fsync, rename)."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        return target, fd, Path(tmp)
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        target, fd, tmp = self._atomic(key)
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                yield fh
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
             raise
 
+    def put_bytes(self, key: str, data: bytes) -> None:
+        with self._writer(key) as fh:
+            fh.write(data)
+
     def put_file(self, key: str, path: Path) -> None:
-        target, fd, tmp = self._atomic(key)
-        try:
-            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
-                shutil.copyfileobj(src, out, CHUNK)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with self._writer(key) as out, open(path, "rb") as src:
+            shutil.copyfileobj(src, out, CHUNK)
 
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
