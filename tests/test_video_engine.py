@@ -149,11 +149,51 @@ def test_clip_has_frames_size_fps_and_no_audio(tmp_path, assets):
     assert info.has_video and not info.has_audio
     assert decoded_frame_count(out) == 36
     assert not list(tmp_path.glob(".*partial")), "the temporary output was left behind"
-    # the stderr-parsing probe (what a non-MP4 gets) agrees
-    from engines.video.ffmpeg import _probe_stderr
+    assert probe(out, count_frames=True) == info  # the MP4 records its frame count: nothing to count
+    # a container without a frame count (Matroska): count_frames=True counts the packets, with the same answer
+    mkv = tmp_path / "clip.mkv"
+    run_ffmpeg(["-i", f"file:{out}", "-c", "copy", f"file:{mkv}"], "remux to mkv")
+    remuxed = probe(mkv, count_frames=True)
+    assert (remuxed.width, remuxed.height, remuxed.fps, remuxed.frames, remuxed.has_audio) == (W, H, 24.0, 36, False)
+    assert remuxed.duration_s == pytest.approx(1.5, abs=0.002) and probe(mkv).frames is None
+    assert h264_config(mkv) is None  # only an MP4's avcC counts
 
-    fallback = _probe_stderr(out, count_frames=True)
-    assert (fallback.width, fallback.height, fallback.frames, fallback.has_audio) == (W, H, 36, False)
+
+def test_probe_reads_audio_images_and_cover_art(tmp_path, assets):
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+        w.writeframes(b"\0\0" * 27563)  # 1.25 s
+    info = probe(wav, count_frames=True)
+    assert (info.has_video, info.has_audio, info.frames, info.width, info.fps, info.audio_rate) == (
+        False, True, None, None, None, 22050,
+    )  # fmt: skip
+    assert info.duration_s == info.audio_duration_s == pytest.approx(27563 / 22050)
+    png = probe(assets["background:harbor"], count_frames=True)
+    assert (png.width, png.height, png.frames, png.has_audio) == (640, 360, 1, False)
+    assert probe(assets["background:harbor"]).frames is None  # no count in the container, none asked for
+    # an M4A with cover art: the picture is not a video track
+    m4a = tmp_path / "cover.m4a"
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", "sine=r=44100:d=1", "-i", f"file:{assets['background:harbor']}", "-map", "0", "-map", "1",
+         "-c:a", "aac", "-c:v", "copy", "-disposition:v", "attached_pic", f"file:{m4a}"],
+        "make m4a",
+    )  # fmt: skip
+    info = probe(m4a)
+    assert (info.has_video, info.has_audio, info.audio_rate, info.frames) == (False, True, 44100, None)
+    assert info.duration_s == info.audio_duration_s == pytest.approx(1.0, abs=0.03)
+
+
+def test_probe_missing_or_corrupt_file_raises(tmp_path):
+    with pytest.raises(RenderError, match="does not exist"):
+        probe(tmp_path / "nope.mp4")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\0\0\0\x18ftypisom" + b"garbage" * 20)
+    with pytest.raises(RenderError, match="probe"):
+        probe(bad)
+    assert h264_config(bad) is None and h264_config(tmp_path / "nope.mp4") is None
 
 
 def test_frame_count_rounds_duration(tmp_path, assets):
@@ -320,6 +360,8 @@ def test_all_clips_share_codec_parameters(rendered):
     """Every movement, framing, duration and caption state encodes with the same SPS/PPS, size, fps and timescale."""
     configs = {h264_config(rendered[m]) for m in MOVEMENTS}
     assert len(configs) == 1 and None not in configs
+    (config,) = configs  # a whole avcC box: size, type, then the record (version 1, High profile)
+    assert int.from_bytes(config[:4], "big") == len(config) and config[4:8] == b"avcC" and config[8:10] == b"\x01\x64"
     infos = {(i.width, i.height, i.fps) for i in (probe(rendered[m]) for m in MOVEMENTS)}
     assert infos == {(W, H, 24.0)}
 

@@ -1,15 +1,13 @@
 """The one ffmpeg NAOS uses (imageio-ffmpeg's bundled binary), the flags that make its output byte-stable, and a probe.
 
-There is no ffprobe in that bundle: `probe` reads MP4 boxes directly (exact frame counts and durations for the files
-this engine writes) and falls back to parsing the stderr of `ffmpeg -i` for anything else (WAV, PNG, ...).
+There is no ffprobe in that bundle: `probe` and `h264_config` read container metadata with PyAV (libavformat, read
+only). Rendering never goes through PyAV: every encode and filter graph runs the bundled binary.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import re
-import struct
 import subprocess
 import uuid
 from collections.abc import Sequence
@@ -174,223 +172,72 @@ class MediaInfo:
     audio_rate: int | None = None
 
 
+def _open(path: Path):
+    """A PyAV (libavformat) input container for `path`, read-only: headers and stream parameters, no decoding."""
+    import av
+
+    return av.open(f"file:{path}")
+
+
 def probe(path: Path | str, *, count_frames: bool = False) -> MediaInfo:
-    """Media facts for `path`. MP4/MOV: exact, from the boxes. Else `ffmpeg -i`; count_frames=True decodes to count."""
+    """Media facts for `path`, from its container's metadata via PyAV: exact frame counts and durations for the MP4s
+    this engine writes. Where the container records no frame count, count_frames=True counts the video's packets."""
+    import av
+
     path = Path(path)
     if not path.is_file():
         raise RenderError(f"probe {path}", "file does not exist")
-    info = _probe_mp4(path)
-    if info is not None:
-        return info
-    return _probe_stderr(path, count_frames=count_frames)
+    try:
+        with _open(path) as container:
+            return _media_info(container, count_frames=count_frames)
+    except (av.FFmpegError, OSError) as exc:
+        raise RenderError(f"probe {path}", str(exc)) from exc
 
 
-_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_VIDEO = re.compile(r"Stream #\S+.*?: Video: (.*)")
-_AUDIO = re.compile(r"Stream #\S+.*?: Audio: (.*)")
-_SIZE = re.compile(r"(?:^|[ ,])(\d{2,5})x(\d{2,5})(?:[ ,\[]|$)")
-_FPS = re.compile(r"(\d+(?:\.\d+)?)(k?) (?:fps|tbr)")
-_RATE = re.compile(r"(\d+) Hz")
-_FRAME = re.compile(r"frame=\s*(\d+)")
+def _seconds(stream) -> float | None:
+    return float(stream.duration * stream.time_base) if stream.duration else None
 
 
-def _probe_stderr(path: Path, *, count_frames: bool) -> MediaInfo:
-    proc = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", f"file:{path}"],
-        capture_output=True, text=True, errors="replace", check=False,
-    )  # fmt: skip
-    err = proc.stderr
-    if "Input #0" not in err:
-        raise RenderError(f"probe {path}", _tail(err), proc.returncode)
-    duration = 0.0
-    if m := _DURATION.search(err):
-        duration = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-    width = height = None
-    fps = None
-    video = _VIDEO.search(err)
-    if video:
-        if m := _SIZE.search(video.group(1)):
-            width, height = int(m.group(1)), int(m.group(2))
-        if m := _FPS.search(video.group(1)):
-            fps = float(m.group(1)) * (1000 if m.group(2) else 1)
-    audio = _AUDIO.search(err)
-    rate = int(m.group(1)) if audio and (m := _RATE.search(audio.group(1))) else None
-    frames = None
-    if video and count_frames:
-        counted = run_ffmpeg(["-i", f"file:{path}", "-map", "0:v:0", "-f", "null", "-"], f"count frames of {path}",
-                             loglevel="info")  # fmt: skip
-        found = _FRAME.findall(counted.stderr)
-        frames = int(found[-1]) if found else None
+def _media_info(container, *, count_frames: bool) -> MediaInfo:
+    from av.stream import Disposition
+
+    # cover art (an "attached picture", e.g. an M4A's covr) is not a video track
+    video = next((s for s in container.streams.video if not s.disposition & Disposition.attached_pic), None)
+    audio = next(iter(container.streams.audio), None)
+    whole_s = container.duration / 1_000_000 if container.duration else None  # AV_TIME_BASE units
+    audio_s = (_seconds(audio) or whole_s) if audio is not None else None
+    audio_rate = (audio.codec_context.sample_rate or None) if audio is not None else None
+    if video is None:
+        return MediaInfo(
+            duration_s=audio_s or whole_s or 0.0, frames=None, width=None, height=None, fps=None,
+            has_audio=audio is not None, has_video=False, audio_duration_s=audio_s, audio_rate=audio_rate,
+        )  # fmt: skip
+    frames = video.frames or None  # MP4: the sample count of the track
+    if frames is None and count_frames:
+        frames = sum(1 for packet in container.demux(video) if packet.size)  # demux only (size 0: the flush packet)
+    rate = video.average_rate or video.base_rate
     return MediaInfo(
-        duration_s=duration, frames=frames, width=width, height=height, fps=fps, has_audio=audio is not None,
-        has_video=video is not None, audio_duration_s=duration if audio else None, audio_rate=rate,
+        duration_s=_seconds(video) or whole_s or 0.0, frames=frames, width=video.codec_context.width or None,
+        height=video.codec_context.height or None, fps=round(float(rate), 6) if rate else None,
+        has_audio=audio is not None, has_video=True, audio_duration_s=audio_s, audio_rate=audio_rate,
     )  # fmt: skip
-
-
-# MP4 boxes: only what NAOS needs (track kind, timescales, durations, sample counts, edit lists, tkhd size).
-
-
-def _iter_boxes(buf: bytes, start: int, end: int):
-    pos = start
-    while pos + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", buf, pos)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", buf, pos + 8)
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            return
-        yield kind.decode("latin-1"), pos + header, pos + size
-        pos += size
-
-
-def _child(buf: bytes, start: int, end: int, kind: str) -> tuple[int, int] | None:
-    for k, s, e in _iter_boxes(buf, start, end):
-        if k == kind:
-            return s, e
-    return None
-
-
-def _read_moov(path: Path) -> bytes | None:
-    with path.open("rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8 or head[4:8] not in (b"ftyp", b"moov", b"mdat", b"free", b"wide"):
-            return None
-        fh.seek(0)
-        file_size = path.stat().st_size
-        pos = 0
-        while pos + 8 <= file_size:
-            fh.seek(pos)
-            hdr = fh.read(16)
-            size, kind = struct.unpack_from(">I4s", hdr, 0)
-            header = 8
-            if size == 1:
-                (size,) = struct.unpack_from(">Q", hdr, 8)
-                header = 16
-            elif size == 0:
-                size = file_size - pos
-            if size < header:
-                return None
-            if kind == b"moov":
-                fh.seek(pos + header)
-                return fh.read(size - header)
-            pos += size
-    return None
-
-
-@dataclass
-class _Track:
-    kind: str
-    timescale: int
-    media_duration: int
-    samples: int
-    width: int | None
-    height: int | None
-    edit_duration_s: float | None
-    sample_rate: int | None
-
-
-def _parse_track(buf: bytes, start: int, end: int, movie_timescale: int) -> _Track | None:
-    tkhd = _child(buf, start, end, "tkhd")
-    mdia = _child(buf, start, end, "mdia")
-    if mdia is None:
-        return None
-    mdhd = _child(buf, *mdia, "mdhd")
-    hdlr = _child(buf, *mdia, "hdlr")
-    if mdhd is None or hdlr is None:
-        return None
-    version = buf[mdhd[0]]
-    if version == 1:
-        timescale, duration = struct.unpack_from(">IQ", buf, mdhd[0] + 20)
-    else:
-        timescale, duration = struct.unpack_from(">II", buf, mdhd[0] + 12)
-    kind = buf[hdlr[0] + 8 : hdlr[0] + 12].decode("latin-1")
-    width = height = None
-    if tkhd is not None:
-        w, h = struct.unpack_from(">II", buf, tkhd[1] - 8)
-        width, height = w >> 16, h >> 16
-    samples = 0
-    sample_rate = None
-    minf = _child(buf, *mdia, "minf")
-    stbl = _child(buf, *minf, "stbl") if minf else None
-    if stbl is not None:
-        stsz = _child(buf, *stbl, "stsz")
-        if stsz is not None:
-            (samples,) = struct.unpack_from(">I", buf, stsz[0] + 8)
-        stsd = _child(buf, *stbl, "stsd")
-        if stsd is not None and kind == "soun":
-            # stsd fullbox(4) + count(4), then a sample entry box: header(8) + 8 reserved... + 16.16 rate at +24
-            entry = stsd[0] + 8
-            (rate_fixed,) = struct.unpack_from(">I", buf, entry + 8 + 24)
-            sample_rate = rate_fixed >> 16
-    edit_s = None
-    edts = _child(buf, start, end, "edts")
-    elst = _child(buf, *edts, "elst") if edts else None
-    if elst is not None and movie_timescale:
-        ev = buf[elst[0]]
-        (count,) = struct.unpack_from(">I", buf, elst[0] + 4)
-        total = 0
-        pos = elst[0] + 8
-        for _ in range(count):
-            if ev == 1:
-                seg, media_time = struct.unpack_from(">Qq", buf, pos)
-                pos += 20
-            else:
-                seg, media_time = struct.unpack_from(">Ii", buf, pos)
-                pos += 12
-            if media_time != -1:
-                total += seg
-        edit_s = total / movie_timescale
-    return _Track(kind, timescale, duration, samples, width, height, edit_s, sample_rate)
 
 
 def h264_config(path: Path | str) -> bytes | None:
     """The avcC box (SPS/PPS) of an MP4's H.264 track. Stream-copy concat keeps only the first clip's, so every
     clip joined must carry the same bytes here."""
-    try:
-        moov = _read_moov(Path(path))
-    except OSError:
-        return None
-    if moov is None or (at := moov.find(b"avcC")) < 4:
-        return None
-    (size,) = struct.unpack_from(">I", moov, at - 4)
-    return moov[at - 4 : at - 4 + size]
+    import av
 
-
-def _probe_mp4(path: Path) -> MediaInfo | None:
     try:
-        moov = _read_moov(path)
-        if moov is None:
-            return None
-        mvhd = _child(moov, 0, len(moov), "mvhd")
-        movie_ts = 0
-        if mvhd is not None:
-            off = 20 if moov[mvhd[0]] == 1 else 12
-            (movie_ts,) = struct.unpack_from(">I", moov, mvhd[0] + off)
-        tracks = [
-            t for k, s, e in _iter_boxes(moov, 0, len(moov)) if k == "trak"
-            if (t := _parse_track(moov, s, e, movie_ts)) is not None
-        ]  # fmt: skip
-    except (struct.error, IndexError, OSError):
+        with _open(Path(path)) as container:
+            if "mp4" not in container.format.name.split(","):
+                return None
+            record = next(
+                (s.codec_context.extradata for s in container.streams.video
+                 if s.codec_context.name == "h264" and s.codec_context.extradata),
+                None,
+            )  # fmt: skip
+    except (av.FFmpegError, OSError):
         return None
-    video = next((t for t in tracks if t.kind == "vide"), None)
-    audio = next((t for t in tracks if t.kind == "soun"), None)
-    if video is None and audio is None:
-        return None
-    audio_s = None
-    if audio is not None and audio.timescale:
-        audio_s = audio.edit_duration_s if audio.edit_duration_s else audio.media_duration / audio.timescale
-    if video is not None and video.timescale:
-        v_dur = video.media_duration / video.timescale
-        fps = round(video.samples / v_dur, 6) if v_dur > 0 else None
-        return MediaInfo(
-            duration_s=v_dur, frames=video.samples, width=video.width, height=video.height, fps=fps,
-            has_audio=audio is not None, has_video=True, audio_duration_s=audio_s,
-            audio_rate=audio.sample_rate if audio else None,
-        )  # fmt: skip
-    return MediaInfo(
-        duration_s=audio_s or 0.0, frames=None, width=None, height=None, fps=None, has_audio=True, has_video=False,
-        audio_duration_s=audio_s, audio_rate=audio.sample_rate if audio else None,
-    )  # fmt: skip
+    # PyAV gives the box's payload (the AVCDecoderConfigurationRecord); put the box header back on
+    return None if record is None else (8 + len(record)).to_bytes(4, "big") + b"avcC" + record
