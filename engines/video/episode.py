@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -15,9 +14,8 @@ from .ffmpeg import (
     RenderError,
     audio_encode_flags,
     h264_config,
-    partial_path,
     probe,
-    run_ffmpeg,
+    run_ffmpeg_into,
     track_timescale,
 )
 
@@ -72,7 +70,6 @@ def concat_clips(clip_paths: list[Path], out_path: Path, plan: RenderPlan, audio
     rate = plan.encoder.audio_rate
     samples = round(frames * rate / plan.fps)  # the video's exact duration, in audio samples
 
-    tmp_out = partial_path(out_path)
     with tempfile.TemporaryDirectory(prefix="naos-concat-") as tmp:
         listing = Path(tmp) / "clips.txt"
         listing.write_text(
@@ -97,13 +94,9 @@ def concat_clips(clip_paths: list[Path], out_path: Path, plan: RenderPlan, audio
             "-video_track_timescale", str(track_timescale(plan.fps)),
             *BITEXACT_FLAGS,
             "-movflags", "+faststart",
-            "-f", "mp4", f"file:{tmp_out}",
+            "-f", "mp4",
         ]  # fmt: skip
-        try:
-            run_ffmpeg(args, f"concat {len(clip_paths)} clips into {out_path.name}")
-            os.replace(tmp_out, out_path)
-        finally:
-            tmp_out.unlink(missing_ok=True)
+        run_ffmpeg_into(out_path, args, f"concat {len(clip_paths)} clips into {out_path.name}")
     info = probe(out_path)
     if info.frames != frames:
         raise RenderError("concat clips", f"{out_path} has {info.frames} frames, the clips hold {frames}")

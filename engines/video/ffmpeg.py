@@ -78,6 +78,17 @@ def run_ffmpeg(
     return proc
 
 
+def run_ffmpeg_into(out_path: Path, args: Sequence[str], what: str, **kwargs) -> None:
+    """Run ffmpeg with `args` (everything but the output) writing to a temporary name beside out_path, then
+    rename it into place: out_path is complete or absent, never half-written."""
+    tmp_out = partial_path(out_path)
+    try:
+        run_ffmpeg([*args, f"file:{tmp_out}"], what, **kwargs)
+        os.replace(tmp_out, out_path)
+    finally:
+        tmp_out.unlink(missing_ok=True)
+
+
 def partial_path(out_path: Path) -> Path:
     """A unique temporary name next to out_path: write there, then os.replace (never a half-written out_path)."""
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ video duration. Only the encode is one stream instead of many, so the bytes diff
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -21,9 +20,8 @@ from .ffmpeg import (
     RenderError,
     audio_encode_flags,
     font_env,
-    partial_path,
     probe,
-    run_ffmpeg,
+    run_ffmpeg_into,
     video_encode_flags,
 )
 from .shots import GraphBuilder, build_shot_chain, caption_filter
@@ -31,7 +29,6 @@ from .shots import GraphBuilder, build_shot_chain, caption_filter
 
 def render_one_pass(shot_list: ShotList, plan: RenderPlan, asset_paths: dict[str, Path], out_path: Path) -> MediaInfo:
     out_path = Path(out_path).resolve()
-    tmp_out = partial_path(out_path)
     with tempfile.TemporaryDirectory(prefix="naos-onepass-") as tmp:
         workdir = Path(tmp)
         gb = GraphBuilder(workdir, plan.fps)
@@ -57,13 +54,10 @@ def render_one_pass(shot_list: ShotList, plan: RenderPlan, asset_paths: dict[str
             *video_encode_flags(plan.encoder, plan.fps),
             *audio_encode_flags(plan.encoder),
             "-movflags", "+faststart",
-            "-f", "mp4", f"file:{tmp_out}",
+            "-f", "mp4",
         ]  # fmt: skip
-        try:
-            run_ffmpeg(args, f"one-pass render of {shot_list.episode_id}", cwd=workdir, env=font_env(workdir))
-            os.replace(tmp_out, out_path)
-        finally:
-            tmp_out.unlink(missing_ok=True)
+        run_ffmpeg_into(out_path, args, f"one-pass render of {shot_list.episode_id}", cwd=workdir,
+                        env=font_env(workdir))
     info = probe(out_path)
     if info.frames != frames:
         raise RenderError("one-pass render", f"{out_path} has {info.frames} frames, the timeline has {frames}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -29,8 +28,7 @@ from .ffmpeg import (
     RenderError,
     ffmpeg_version,
     font_env,
-    partial_path,
-    run_ffmpeg,
+    run_ffmpeg_into,
     video_encode_flags,
 )
 
@@ -314,17 +312,12 @@ def render_shot(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path], out_
             write_ass(cues, workdir / "captions.ass", width=plan.width, height=plan.height, captions=plan.captions)
             gb.chains.append(f"{label}{caption_filter('captions.ass')}[out]")
             label = "[out]"
-        tmp_out = partial_path(out_path)
         args = [
             "-y", *GLOBAL_FLAGS, *gb.inputs,
             "-filter_complex", ";".join(gb.chains),
             "-map", label, "-frames:v", str(frames),
             *video_encode_flags(plan.encoder, plan.fps),
-            "-an", "-f", "mp4", f"file:{tmp_out}",
+            "-an", "-f", "mp4",
         ]  # fmt: skip
-        try:
-            run_ffmpeg(args, f"render shot {shot.id}", cwd=workdir, env=font_env(workdir))
-            os.replace(tmp_out, out_path)
-        finally:
-            tmp_out.unlink(missing_ok=True)
+        run_ffmpeg_into(out_path, args, f"render shot {shot.id}", cwd=workdir, env=font_env(workdir))
     return frames
