@@ -159,13 +159,18 @@ def test_clip_has_frames_size_fps_and_no_audio(tmp_path, assets):
     assert h264_config(mkv) is None  # only an MP4's avcC counts
 
 
-def test_probe_reads_audio_images_and_cover_art(tmp_path, assets):
-    wav = tmp_path / "tone.wav"
-    with wave.open(str(wav), "wb") as w:
+
+def write_wav(path, frames: bytes, rate: int = 22050):
+    """Mono 16-bit PCM."""
+    with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(22050)
-        w.writeframes(b"\0\0" * 27563)  # 1.25 s
+        w.setframerate(rate)
+        w.writeframes(frames)
+    return path
+
+def test_probe_reads_audio_images_and_cover_art(tmp_path, assets):
+    wav = write_wav(tmp_path / "tone.wav", b"\0\0" * 27563)  # 1.25 s
     info = probe(wav, count_frames=True)
     assert (info.has_video, info.has_audio, info.frames, info.width, info.fps, info.audio_rate) == (
         False, True, None, None, None, 22050,
@@ -385,12 +390,8 @@ def test_concat_three_clips_by_stream_copy(tmp_path, rendered):
 
 
 def test_concat_pads_short_audio_to_video_length(tmp_path, rendered):
-    wav = tmp_path / "vo.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(22050)
-        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 10))) for i in range(22050 // 2)))
+    wav = write_wav(tmp_path / "vo.wav",
+                    b"".join(struct.pack("<h", int(8000 * math.sin(i / 10))) for i in range(22050 // 2)))
     clips = [rendered["static"], rendered["pan_right"]]
     info = concat_clips(clips, tmp_path / "ep.mp4", make_plan(), audio_path=wav)
     assert info.frames == sum(probe(c).frames for c in clips)

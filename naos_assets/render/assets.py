@@ -1,11 +1,10 @@
 """Render stage: one step per shot (visible and retried alone in the UI), then the episode by stream copy.
 
 `shot_clips` is a graph-backed asset: `plan_shot_steps` fans out one dynamic step per shot,
-`render_shot` encodes one clip (or reuses it from the registry by its render key), `collect_clips`
+`render_shot_clip` encodes one clip (or reuses it from the registry by its render key), `collect_clips`
 records the clip list as the asset's artifact. No shot partition dimension: a multi-partition would
 be the full episodes x shots cross-product.
 """
-
 
 import tempfile
 from pathlib import Path
@@ -37,6 +36,7 @@ from engines.video import (
     ffmpeg_version,
     render_shot,
     shot_asset_ids,
+    shot_frames,
     shot_render_key,
     write_srt,
 )
@@ -70,15 +70,16 @@ def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: Na
     started = perf_counter()
     sha = registry.cache_get(key)
     hit = sha is not None
-    frames = round(shot.duration_s * render_plan.fps)
+    frames = shot_frames(shot.duration_s, render_plan.fps)
     if sha is None:
         library = project.library(project.load())
         paths = {}
-        for asset in render_plan.assets:
-            if asset.status == "resolved" and asset.uri.startswith("library:"):
+        for asset_id in shot_asset_ids(shot):  # only this shot's files: each is hashed to verify it
+            asset = render_plan.asset(asset_id)
+            if asset is not None and asset.status == "resolved" and asset.uri.startswith("library:"):
                 path = library_file(library, asset.uri)
                 verify(path, asset.sha256)
-                paths[asset.asset_id] = path
+                paths[asset_id] = path
         with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
             clip = Path(tmp) / f"{shot.id}.mp4"
             try:
