@@ -37,7 +37,7 @@ class RegistryIOManager(ConfigurableIOManager):
         if not isinstance(obj, Artifact):
             raise TypeError(f"{_asset_name(context)}: the registry stores NAOS artifacts, got {type(obj).__name__}")
         registry = self.registry()
-        partition = context.partition_key if context.has_partition_key else None
+        partition = context.asset_partition_key if context.has_asset_partitions else None  # unpartitioned in a partitioned run: None
         asset = _asset_name(context)
         sha = registry.put_bytes(obj.canonical_bytes())
         contract = type(obj).__name__

@@ -14,7 +14,9 @@ from pathlib import Path
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_FAILED, EXIT_WAITING = 0, 2, 3, 4, 5
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EXPORTS = [("script", "Script.json"), ("shot_list", "ShotList.json"), ("asset_manifest", "AssetManifest.json"),
+EXPORTS = [("episode_plan", "EpisodePlan.json"), ("canon_snapshot", "Canon.json"), ("canon_diff", "CanonDiff.json"),
+           ("context_pack", "ContextPack.json"), ("script", "Script.json"), ("canon_gate", "GateReport.json"),
+           ("shot_list", "ShotList.json"), ("asset_manifest", "AssetManifest.json"),
            ("render_plan", "RenderPlan.json"), ("render_output", "RenderOutput.json")]
 
 
@@ -50,10 +52,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def preflight(project_file: Path, episode: str):
     """Everything checkable before a run: exit 2 here writes nothing to the registry or the instance."""
     from engines.media import check_library_paths
-    from engines.writing import library_root, load_outline, load_project
+    from engines.writing import library_root, load_outline, load_project, load_story_arc, plan_episode
 
     project = load_project(project_file)
-    load_outline(project, project_file, episode)
+    outline, outline_sha = load_outline(project, project_file, episode)
+    arc, arc_sha = load_story_arc(project, project_file)
+    plan_episode(project, project_file, episode, outline, outline_sha, arc, arc_sha)
     check_library_paths(project, library_root(project, project_file), project_file)
     return project
 
@@ -65,6 +69,35 @@ def executor_config(workers: int) -> dict:
         return {"in_process": {}}
     return {"multiprocess": {"max_concurrent": workers, "start_method": {
         "forkserver": {"preload_modules": ["naos_assets.definitions"]}}}}
+
+
+def exit_code_of(failures: list[tuple[str | None, str, dict]]) -> int:
+    codes = [meta.get("naos/exit_code", EXIT_FAILED) for _, _, meta in failures] or [EXIT_FAILED]
+    return min(codes) if EXIT_BAD_INPUT in codes else max(codes)
+
+
+def settle_earlier_canon(instance, repo, project, episode: str) -> int:
+    """The canon of an episode folds the diffs of the episodes before it: run each of them through the Canon
+    Gate first (cache hits when nothing changed). A blocked earlier episode stops here with its contradictions."""
+    from dagster import execute_job
+
+    from naos_assets.run_summary import failure_metadata
+
+    order = [e.id for e in project.episodes]
+    earlier = order[:order.index(episode)]
+    job = repo.get_reconstructable_job("canon_check")
+    for i, past in enumerate(earlier, 1):
+        _say(f"canon: checking {past} ({i}/{len(earlier)}) before {episode}")
+        result = execute_job(job, instance=instance, run_config={"loggers": {"naos_progress": {}}},
+                             tags={"dagster/partition": past})
+        if not result.success:
+            failures = failure_metadata(instance, result.run_id)
+            for step, message, _ in failures:
+                _say(f"{past} {step}: {message}")
+            code = exit_code_of(failures)
+            _say(f"the canon of {episode} needs {past} to pass the Canon Gate first; fix {past}, then run again")
+            return code
+    return EXIT_OK
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -85,10 +118,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     # The code location reads these; multiprocess steps inherit them.
     os.environ["NAOS_HOME"], os.environ["NAOS_PROJECT"] = str(home), str(project_file)
     instance = dagster_instance(home)
-    if not instance.has_dynamic_partition(episodes.name, args.episode):
-        instance.add_dynamic_partitions(episodes.name, [args.episode])
-    job = ReconstructableRepository.for_module(
-        "naos_assets.definitions", "defs", working_directory=str(REPO_ROOT)).get_reconstructable_job("render_episode")
+    missing = [e.id for e in project.episodes if not instance.has_dynamic_partition(episodes.name, e.id)]
+    if missing:
+        instance.add_dynamic_partitions(episodes.name, missing)
+    repo = ReconstructableRepository.for_module("naos_assets.definitions", "defs", working_directory=str(REPO_ROOT))
+    code = settle_earlier_canon(instance, repo, project, args.episode)
+    if code != EXIT_OK:
+        return code
+    job = repo.get_reconstructable_job("render_episode")
     run_config = {"ops": {"render_plan": {"config": {"profile": args.profile}}}, "loggers": {"naos_progress": {}},
                   "execution": {"config": executor_config(args.workers)}}
     _say(f"rendering {project.id}/{args.episode} ({args.profile}, {args.workers} worker(s)) into {args.out}; "
@@ -101,8 +138,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if result.success:
         code, status = EXIT_OK, "success"
     else:
-        codes = [meta.get("naos/exit_code", EXIT_FAILED) for _, _, meta in failures] or [EXIT_FAILED]
-        code = min(codes) if EXIT_BAD_INPUT in codes else max(codes)
+        code = exit_code_of(failures)
         status = {EXIT_BAD_INPUT: "bad_input", EXIT_BLOCKED: "blocked", EXIT_WAITING: "waiting_for_approval"}.get(
             code, "failure")
         for step, message, _ in failures:

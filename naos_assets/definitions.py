@@ -6,14 +6,16 @@ from io_managers import RegistryIOManager
 from resources import NaosHome, NaosProject, default_naos_home, default_project_file
 from sensors import episode_partitions_sensor
 
+from .canon import assets as canon
 from .film import assets as film
-from .jobs import render_episode
+from .jobs import canon_check, render_episode
 from .media import assets as media
+from .narrative import assets as narrative
 from .progress import naos_progress
 from .render import assets as render
 from .writing import assets as writing
 
-ASSETS = load_assets_from_modules([writing, film, media, render])
+ASSETS = load_assets_from_modules([narrative, canon, writing, film, media, render])
 
 
 def resources(project_file: str | None = None, naos_home: str | None = None) -> dict:
@@ -28,7 +30,7 @@ def resources(project_file: str | None = None, naos_home: str | None = None) -> 
 def build_definitions(project_file: str | None = None, naos_home: str | None = None) -> Definitions:
     return Definitions(
         assets=ASSETS,
-        jobs=[render_episode],
+        jobs=[render_episode, canon_check],
         sensors=[episode_partitions_sensor],
         resources=resources(project_file, naos_home),
         loggers={"naos_progress": naos_progress},

@@ -5,8 +5,18 @@ from dagster import AssetSelection, define_asset_job, multi_or_in_process_execut
 
 render_episode = define_asset_job(
     "render_episode",
-    selection=AssetSelection.groups("writing", "film", "media", "render"),
+    selection=AssetSelection.groups("narrative", "canon", "writing", "film", "media", "render"),
     executor_def=multi_or_in_process_executor,
     config={"execution": {"config": {"in_process": {}}}},
-    description="Outline -> Script -> ShotList -> AssetManifest -> RenderPlan -> shot clips -> RenderOutput.",
+    description="Arc/outline -> plan -> canon + context -> Script -> Canon Gate -> ShotList -> AssetManifest -> "
+                "RenderPlan -> shot clips -> RenderOutput.",
+)
+
+# The canon of an episode folds the diffs of the episodes before it: `naos render` runs this for each of them.
+canon_check = define_asset_job(
+    "canon_check",
+    selection=AssetSelection.groups("narrative", "canon", "writing"),
+    config={"execution": {"config": {"in_process": {}}}},
+    executor_def=multi_or_in_process_executor,
+    description="Everything up to the Canon Gate: plan, CanonDiff, canon snapshot, context pack, script, gate.",
 )

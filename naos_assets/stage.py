@@ -17,6 +17,7 @@ A = TypeVar("A", bound=Artifact)
 
 EXIT_BAD_INPUT = 2
 EXIT_GATE_BLOCKED = 3
+EXIT_PIPELINE_FAILED = 4
 
 
 @contextlib.contextmanager

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from engines.writing import library_root, load_outline, load_project
+from engines.writing import library_root, load_outline, load_project, load_story_arc
 from io_managers import Registry
-from schemas import EpisodeOutline, Project
+from schemas import EpisodeOutline, Project, StoryArc
 
 
 def default_naos_home() -> str:
@@ -28,8 +28,11 @@ class NaosProject(ConfigurableResource):
     def load(self) -> Project:
         return load_project(self.project_file)
 
-    def outline(self, project: Project, episode_id: str) -> tuple[EpisodeOutline, str]:
+    def outline(self, project: Project, episode_id: str) -> tuple[EpisodeOutline | None, str | None]:
         return load_outline(project, self.project_file, episode_id)
+
+    def story_arc(self, project: Project) -> tuple[StoryArc | None, str | None]:
+        return load_story_arc(project, self.project_file)
 
     def library(self, project: Project) -> Path:
         return library_root(project, self.project_file)
@@ -42,6 +45,18 @@ class NaosHome(ConfigurableResource):
 
     def registry(self) -> Registry:
         return Registry.local(Path(self.naos_home) / "artifacts")
+
+    def canon_store(self):
+        """The Canon Store (§6.1): DuckDB in the embedded default."""
+        from engines.canon import DuckDBCanonStore
+
+        return DuckDBCanonStore(Path(self.naos_home) / "canon.duckdb")
+
+    def recall_index(self):
+        """The recall layer's vectors (§6.2), imported lazily: it loads torch."""
+        from engines.recall import RecallIndex
+
+        return RecallIndex(Path(self.naos_home) / "recall.duckdb")
 
     def scratch(self) -> Path:
         path = Path(self.naos_home) / "scratch"

@@ -13,73 +13,6 @@ Movement = Literal["static", "pan_left", "pan_right", "push_in"]
 Profile = Literal["preview_local", "standard_local", "hq_providerX"]
 
 
-# ---- §5.2 Canon and §5.3 CanonDiff -------------------------------------------------------------
-
-
-class CanonFact(NaosModel):
-    subject: str
-    attribute: str
-    value: str | int | float | bool | None
-    previous: str | int | float | bool | None = None
-    episode_id: str | None = None
-    scene_id: str | None = None
-
-
-class CanonCharacter(NaosModel):
-    id: str
-    name: str
-    age: int
-    status: Literal["alive", "dead"] = "alive"
-    location: str | None = None
-    relationships: dict[str, str] = Field(default_factory=dict)
-
-
-class CanonLocation(NaosModel):
-    id: str
-    name: str
-
-
-class Canon(Artifact):
-    SCHEMA_VERSION = "1.0.0"
-    project_id: str
-    as_of_episode: str | None = Field(None, description="canon at the start of this episode; None = initial canon")
-    characters: list[CanonCharacter] = Field(default_factory=list)
-    locations: list[CanonLocation] = Field(default_factory=list)
-    world_rules: list[str] = Field(default_factory=list)
-    relationships: list[CanonFact] = Field(default_factory=list)
-    timeline_events: list[CanonFact] = Field(default_factory=list)
-    persistent_states: list[CanonFact] = Field(default_factory=list)
-
-
-class Contradiction(NaosModel):
-    kind: str
-    episode_id: str
-    scene_id: str | None = None
-    beat_index: int | None = None
-    message: str
-    canon_fact: CanonFact | None = None
-    severity: Literal["error", "warning"] = "error"
-
-
-class ValidationResult(NaosModel):
-    status: Literal["passed", "failed", "not_run"] = "not_run"
-    contradictions: list[Contradiction] = Field(default_factory=list)
-
-
-class CanonDiff(Artifact):
-    SCHEMA_VERSION = "1.0.0"
-    project_id: str
-    episode_id: str
-    base_canon_sha256: str | None = None
-    added_facts: list[CanonFact] = Field(default_factory=list)
-    modified_facts: list[CanonFact] = Field(default_factory=list)
-    removed_facts: list[CanonFact] = Field(default_factory=list)
-    justification: str = ""
-    provenance: dict[str, str] = Field(default_factory=dict)
-    validation: ValidationResult = Field(default_factory=ValidationResult)
-    approval_status: Literal["pending", "approved", "rejected"] = "pending"
-
-
 # ---- §5.5 Script: scenes, dialogue with speaker ids, actions, emotion tags; no camera ------------
 
 
@@ -91,6 +24,7 @@ class ScriptElement(NaosModel):
     emotion: str | None = None
     hold_s: float | None = Field(None, gt=0)
     line_id: str | None = Field(None, description="stable id of a dialogue line, e.g. sc01_l002")
+    actors: list[str] = Field(default_factory=list, description="character ids who perform an action")
 
 
 class ScriptScene(NaosModel):
@@ -103,7 +37,7 @@ class ScriptScene(NaosModel):
 
 
 class Script(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "1.1.0"
     project_id: str
     episode_id: str
     episode_number: int
@@ -112,7 +46,9 @@ class Script(Artifact):
     scenes: list[ScriptScene]
     unresolved_threads: list[str] = Field(default_factory=list)
     generator: str = Field(description="how the script was written, e.g. template@1")
-    source_outline_sha256: str
+    source_outline_sha256: str = Field(description="the author's outline, or the story arc the plan expanded")
+    episode_plan_sha256: str | None = None
+    context_pack_sha256: str | None = Field(None, description="the only canon the generator read (§6.4)")
 
 
 # ---- §5.6 ShotList -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
@@ -85,11 +86,51 @@ class Location(NaosModel):
 
 class EpisodeRef(NaosModel):
     id: EPISODE_ID
-    outline: str = Field(min_length=1, description="outline YAML, relative to the project file")
+    outline: str | None = Field(None, min_length=1,
+                                description="outline YAML, relative to the project file; none: expand the story arc")
+
+
+class Prop(NaosModel):
+    id: ID
+    name: str = Field(min_length=1)
+    location: str | None = None
+    description: str = ""
+
+
+class SecretSeed(NaosModel):
+    id: ID
+    statement: str = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1, description="words that mark a line as speaking of this secret")
+    known_by: list[str] = Field(default_factory=list, description="characters who know it when the story starts")
+
+
+class RuleSeed(NaosModel):
+    id: ID
+    kind: Literal["acyclic", "forbidden_location", "note"]
+    relation: str | None = None
+    character: str | None = None
+    location: str | None = None
+    text: str = ""
+
+
+class RelationshipSeed(NaosModel):
+    source: str
+    relation: str
+    target: str
+
+
+class World(NaosModel):
+    """The initial canon beyond characters and locations (§5.2)."""
+
+    relations: list[ID] = Field(default_factory=list, description="relation names, e.g. parent_of")
+    states: list[ID] = Field(default_factory=list, description="persistent states facts may set, e.g. lamp_state")
+    rules: list[RuleSeed] = Field(default_factory=list)
+    secrets: list[SecretSeed] = Field(default_factory=list)
+    relationships: list[RelationshipSeed] = Field(default_factory=list)
 
 
 class Project(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "1.1.0"
     id: ID
     title: str = Field(min_length=1)
     genre: str = ""
@@ -106,6 +147,10 @@ class Project(Artifact):
     locations: list[Location] = Field(min_length=1)
     asset_library: str = Field(min_length=1, description="folder of assets, relative to the project file")
     episodes: list[EpisodeRef] = Field(min_length=1)
+    story_year: int | None = Field(None, description="the year the story starts; characters' ages hold then")
+    story_arc: str | None = Field(None, description="story arc YAML, relative to the project file")
+    props: list[Prop] = Field(default_factory=list)
+    world: World = Field(default_factory=World)
 
     @field_validator("render_profiles", mode="before")
     @classmethod
@@ -128,7 +173,39 @@ class Project(Artifact):
             if ch.location is not None and ch.location not in locations:
                 raise FieldValueError(f"characters[{i}].location",
                                       f"{ch.location!r} is not a location id of this project")
+        self._check_world(locations, {c.id for c in self.characters})
         return self
+
+    def _check_world(self, locations: set[str], characters: set[str]) -> None:
+        def need(ok: bool, field: str, what: str, value, known) -> None:
+            if not ok:
+                raise FieldValueError(field, f"{value!r} is not {what} of this project (it has: {', '.join(sorted(known))})")
+
+        props: set[str] = set()
+        for i, prop in enumerate(self.props):
+            if prop.id in props | locations | characters:
+                raise FieldValueError(f"props[{i}].id", f"id {prop.id!r} is used twice")
+            props.add(prop.id)
+            need(prop.location is None or prop.location in locations, f"props[{i}].location", "a location id",
+                 prop.location, locations)
+        relations = set(self.world.relations)
+        for i, rel in enumerate(self.world.relationships):
+            need(rel.relation in relations, f"world.relationships[{i}].relation", "a declared relation",
+                 rel.relation, relations)
+            need(rel.source in characters, f"world.relationships[{i}].source", "a character id", rel.source, characters)
+            need(rel.target in characters, f"world.relationships[{i}].target", "a character id", rel.target, characters)
+        for i, secret in enumerate(self.world.secrets):
+            for k, cid in enumerate(secret.known_by):
+                need(cid in characters, f"world.secrets[{i}].known_by[{k}]", "a character id", cid, characters)
+        for i, rule in enumerate(self.world.rules):
+            if rule.kind == "acyclic":
+                need(rule.relation in relations, f"world.rules[{i}].relation", "a declared relation",
+                     rule.relation, relations)
+            if rule.kind == "forbidden_location":
+                need(rule.character == "*" or rule.character in characters, f"world.rules[{i}].character",
+                     "a character id (or *)", rule.character, characters)
+                need(rule.location in locations, f"world.rules[{i}].location", "a location id",
+                     rule.location, locations)
 
     def character(self, cid: str) -> Character | None:
         return next((c for c in self.characters if c.id == cid), None)
@@ -142,6 +219,7 @@ class Project(Artifact):
 
 class ActionBeat(NaosModel):
     action: str = Field(min_length=1)
+    actors: list[str] = Field(default_factory=list, description="character ids who perform this action")
     duration_s: float | None = Field(None, gt=0, description="hold this beat on screen this long (optional)")
 
     @model_validator(mode="before")
@@ -180,17 +258,50 @@ class SceneOutline(NaosModel):
 
 
 class NewFact(NaosModel):
+    """A change to canon this episode makes (schemas/canon.py lists the vocabulary)."""
+
     subject: str = Field(min_length=1)
     attribute: str = Field(min_length=1)
     value: str | int | float | bool | None
+    scene: str | None = Field(None, description="the scene from which the fact holds; default: the episode's end")
+    remove: bool = Field(False, description="true: the fact stops holding (a relationship ends, a state clears)")
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def thread_id(text: str) -> str:
+    """A stable id for a thread written as plain text: its first six words, slugged."""
+    return "-".join(_SLUG.sub(" ", text.lower()).split()[:6]) or "thread"
+
+
+class Thread(NaosModel):
+    """An unresolved thread: a promise to the audience that a later episode pays off."""
+
+    id: ID
+    text: str = Field(min_length=1)
+
+
+def _threads(value):
+    # `unresolved_threads: ["Who tore the page?"]` is a thread whose id is made from its words.
+    if isinstance(value, list):
+        return [{"id": thread_id(v), "text": v} if isinstance(v, str) else v for v in value]
+    return value
 
 
 class EpisodeOutline(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "1.1.0"
     episode_number: int = Field(ge=1)
     arc_reference: str | None = None
     title: str = ""
     summary: str = Field(min_length=1)
+    year: int | None = Field(None, description="story year of this episode; default: the canon's current year")
     scenes: list[SceneOutline] = Field(min_length=1)
     new_facts: list[NewFact] = Field(default_factory=list)
-    unresolved_threads: list[str] = Field(default_factory=list)
+    unresolved_threads: list[Thread] = Field(default_factory=list)
+    resolves: list[str] = Field(default_factory=list, description="ids of threads this episode pays off")
+
+    @field_validator("unresolved_threads", mode="before")
+    @classmethod
+    def _plain_threads(cls, value):
+        return _threads(value)

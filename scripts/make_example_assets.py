@@ -416,7 +416,22 @@ def paint_ines() -> Image.Image:
     return _figure((208, 156, 52), (72, 62, 54), (198, 148, 112), (44, 30, 28), accent, long_coat=True)
 
 
+def paint_aldo() -> Image.Image:
+    """Aldo Finch: rust-red pea jacket, black watch cap, a lantern in his left hand."""
+
+    def accent(d: ImageDraw.ImageDraw) -> None:
+        d.chord(_s(148, 44, 252, 128), 180, 360, fill=(28, 28, 32, 255), outline=OUTLINE, width=SS * 4)
+        d.rectangle(_s(148, 84, 252, 98), fill=(20, 20, 24, 255), outline=OUTLINE, width=SS * 3)
+        d.polygon(_pts([(170, 150), (230, 150), (222, 172), (178, 172)]), fill=(92, 64, 44, 255))  # stubble
+        d.line(_pts([(103, 406), (103, 424)]), fill=OUTLINE, width=SS * 4)
+        d.rounded_rectangle(_s(84, 424, 122, 480), radius=6 * SS, fill=(250, 214, 120, 255), outline=OUTLINE,
+                            width=SS * 4)
+
+    return _figure((150, 62, 44), (50, 48, 56), (214, 168, 136), (40, 34, 30), accent, long_coat=False)
+
+
 CHARACTERS: dict[str, tuple[Callable[[], Image.Image], str]] = {
+    "aldo": (paint_aldo, "Aldo Finch, supply-boat skipper: rust-red pea jacket, black watch cap, a lantern."),
     "mara": (paint_mara, "Mara Quill, fisher: teal oilskin coat, red knit cap, a coil of rope."),
     "tobias": (paint_tobias, "Tobias Venn, lighthouse keeper: long navy peacoat, peaked keeper's cap, white beard."),
     "ines": (paint_ines, "Ines Calder, cartographer: mustard coat, dark hair in a bun, satchel and a rolled chart."),

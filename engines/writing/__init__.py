@@ -1,6 +1,10 @@
-"""Writing engine: outline -> Script (§5.5, §19.0 option B: a deterministic template generator)."""
+"""Writing engine (§7): story arc -> episode plans -> scripts, from context packs only. No Dagster here."""
 
+from .context import CONTEXT_VERSION, build_context_pack, past_passages
 from .inputs import library_root, load_outline, load_project, outline_path
+from .plan import PLANNER, load_story_arc, plan_episode
 from .template import GENERATOR, check_outline, write_script
 
-__all__ = ["GENERATOR", "check_outline", "library_root", "load_outline", "load_project", "outline_path", "write_script"]
+__all__ = ["CONTEXT_VERSION", "GENERATOR", "PLANNER", "build_context_pack", "check_outline", "library_root",
+           "load_outline", "load_project", "load_story_arc", "outline_path", "past_passages", "plan_episode",
+           "write_script"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from schemas import ActionBeat, EpisodeOutline, InputError, Project, Script, ScriptElement, ScriptScene
+from schemas import ActionBeat, ContextPack, EpisodeOutline, EpisodePlan, InputError, Script, ScriptElement, ScriptScene
 
-GENERATOR = "template@1"
+GENERATOR = "template@2"
 
 _SPACE = re.compile(r"\s+")
 
@@ -19,57 +19,60 @@ def _clean(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def check_outline(project: Project, outline: EpisodeOutline, outline_file: str | Path) -> None:
-    """Reject references the project does not define, naming the outline file and field (exit 2 upstream)."""
+def check_outline(outline: EpisodeOutline, outline_file: str | Path) -> None:
+    """Structural checks, naming the outline file and field (exit 2 upstream). Whether characters and places
+    exist, live and may be there is the Canon Gate's question (exit 3), since canon changes across a season."""
     seen: set[str] = set()
     for s, scene in enumerate(outline.scenes):
         where = f"scenes[{s}]"
         if scene.id in seen:
             raise InputError(outline_file, f"{where}.id", f"scene id {scene.id!r} is used twice")
         seen.add(scene.id)
-        if project.location(scene.location) is None:
-            raise InputError(outline_file, f"{where}.location", f"unknown location {scene.location!r}; "
-                             f"the project defines: {', '.join(loc.id for loc in project.locations)}")
-        for c, cid in enumerate(scene.characters):
-            if project.character(cid) is None:
-                raise InputError(outline_file, f"{where}.characters[{c}]", f"unknown character {cid!r}; "
-                                 f"the project defines: {', '.join(ch.id for ch in project.characters)}")
         for b, beat in enumerate(scene.beats):
-            if isinstance(beat, ActionBeat):
-                continue
-            if project.character(beat.speaker) is None:
-                raise InputError(outline_file, f"{where}.beats[{b}].speaker", f"unknown speaker {beat.speaker!r}; "
-                                 f"the project defines: {', '.join(ch.id for ch in project.characters)}")
-            if beat.speaker not in scene.characters:
-                raise InputError(outline_file, f"{where}.beats[{b}].speaker",
-                                 f"speaker {beat.speaker!r} is not among the scene's characters {scene.characters}")
+            people = beat.actors if isinstance(beat, ActionBeat) else [beat.speaker]
+            field = f"{where}.beats[{b}].actors" if isinstance(beat, ActionBeat) else f"{where}.beats[{b}].speaker"
+            for cid in people:
+                if cid not in scene.characters:
+                    raise InputError(outline_file, field,
+                                     f"{cid!r} is not among the scene's characters {scene.characters}")
+    for f, fact in enumerate(outline.new_facts):
+        if fact.scene is not None and fact.scene not in seen:
+            raise InputError(outline_file, f"new_facts[{f}].scene",
+                             f"no scene {fact.scene!r} in this outline (it has: {', '.join(sorted(seen))})")
+    threads: set[str] = set()
+    for t, thread in enumerate(outline.unresolved_threads):
+        if thread.id in threads:
+            raise InputError(outline_file, f"unresolved_threads[{t}].id", f"thread id {thread.id!r} is used twice")
+        threads.add(thread.id)
 
 
-def write_script(project: Project, outline: EpisodeOutline, episode_id: str, outline_sha256: str) -> Script:
+def write_script(plan: EpisodePlan, pack: ContextPack) -> Script:
+    """The script of one episode from its plan; names come from the context pack's canon, never old scripts."""
+    names = {c.id: c.name for c in pack.characters}
+    places = {loc.id: loc.name for loc in pack.locations}
     scenes: list[ScriptScene] = []
-    for scene in outline.scenes:
-        location = project.location(scene.location)
-        assert location is not None, "check_outline first"
+    for scene in plan.scenes:
         elements: list[ScriptElement] = []
         lines = 0
         for beat in scene.beats:
             if isinstance(beat, ActionBeat):
-                elements.append(ScriptElement(kind="action", text=_clean(beat.action), hold_s=beat.duration_s))
+                elements.append(ScriptElement(kind="action", text=_clean(beat.action), hold_s=beat.duration_s,
+                                              actors=list(beat.actors)))
             else:
                 lines += 1
-                speaker = project.character(beat.speaker)
-                assert speaker is not None, "check_outline first"
                 elements.append(ScriptElement(
-                    kind="dialogue", text=_clean(beat.line), speaker_id=speaker.id, speaker_name=speaker.name,
+                    kind="dialogue", text=_clean(beat.line), speaker_id=beat.speaker,
+                    speaker_name=names.get(beat.speaker, beat.speaker),
                     emotion=_clean(beat.emotion).lower() or "neutral", line_id=f"{scene.id}_l{lines:03d}",
                 ))
         scenes.append(ScriptScene(
-            id=scene.id, location_id=location.id, location_name=location.name, time=_clean(scene.time),
-            characters=list(scene.characters), elements=elements,
+            id=scene.id, location_id=scene.location, location_name=places.get(scene.location, scene.location),
+            time=_clean(scene.time), characters=list(scene.characters), elements=elements,
         ))
     return Script.new(
-        project_id=project.id, episode_id=episode_id, episode_number=outline.episode_number,
-        title=_clean(outline.title) or f"{project.title} {episode_id}", summary=_clean(outline.summary),
-        scenes=scenes, unresolved_threads=[_clean(t) for t in outline.unresolved_threads],
-        generator=GENERATOR, source_outline_sha256=outline_sha256,
+        project_id=plan.project_id, episode_id=plan.episode_id, episode_number=plan.episode_number,
+        title=_clean(plan.title), summary=_clean(plan.summary), scenes=scenes,
+        unresolved_threads=[_clean(t.text) for t in plan.unresolved_threads], generator=GENERATOR,
+        source_outline_sha256=plan.source_sha256, episode_plan_sha256=plan.sha256(),
+        context_pack_sha256=pack.sha256(),
     )

@@ -1,6 +1,6 @@
 """Film adaptation stage: Script -> ShotList (timing locked by hash) -> AssetManifest."""
 
-from dagster import AssetExecutionContext, Output, asset
+from dagster import AssetDep, AssetExecutionContext, Output, asset
 
 from engines.film import MANIFEST_VERSION, PLANNER_VERSION, build_manifest, plan_shots
 from resources import NaosHome, NaosProject
@@ -10,8 +10,10 @@ from ..partitions import episodes
 from ..stage import bad_input, stage_output
 
 
+# The Canon Gate stands between the script and everything downstream: a blocked episode gets no shots.
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=PLANNER_VERSION, group_name="film",
-       kinds={"json"}, description="ShotList (§5.6): shot templates, durations and the timing_lock_hash.")
+       kinds={"json"}, deps=[AssetDep("canon_gate")],
+       description="ShotList (§5.6): shot templates, durations and the timing_lock_hash; after the Canon Gate.")
 def shot_list(context: AssetExecutionContext, naos: NaosHome, script: Script) -> Output[ShotList]:
     script_sha = script.sha256()
     return stage_output(

@@ -1,23 +1,21 @@
-"""Writing stage: outline -> Script."""
+"""Writing stage: Episode Plan + context pack -> Script. The generator reads no old script (§6.4)."""
 
 from dagster import AssetExecutionContext, Output, asset
 
 from engines.writing import GENERATOR, write_script
-from resources import NaosHome, NaosProject
-from schemas import Script
+from resources import NaosHome
+from schemas import ContextPack, EpisodePlan, Script
 
 from ..partitions import episodes
-from ..stage import bad_input, stage_output
+from ..stage import stage_output
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=GENERATOR, group_name="writing",
-       kinds={"json"}, description="Script (§5.5) from the episode outline, by the deterministic template generator.")
-def script(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[Script]:
-    episode = context.partition_key
-    with bad_input():
-        proj = project.load()
-        outline, outline_sha = project.outline(proj, episode)
+       kinds={"json"}, description="Script (§5.5) from the episode plan and its context pack, by the deterministic "
+                                   "template generator.")
+def script(context: AssetExecutionContext, naos: NaosHome, episode_plan: EpisodePlan,
+           context_pack: ContextPack) -> Output[Script]:
     return stage_output(
-        "script", naos, Script, inputs={"outline": outline_sha, "project": proj.sha256()}, params={},
-        code_version=GENERATOR, compute=lambda: write_script(proj, outline, episode, outline_sha),
+        "script", naos, Script, inputs={"episode_plan": episode_plan.sha256(), "context_pack": context_pack.sha256()},
+        params={}, code_version=GENERATOR, compute=lambda: write_script(episode_plan, context_pack),
     )

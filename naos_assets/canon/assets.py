@@ -1,0 +1,184 @@
+"""Canon stage (§6): CanonDiff proposal, canon snapshot, context pack, and the Canon Gate.
+
+Why canon_snapshot reads the Canon Store instead of taking diffs as inputs: the canon of episode N folds the
+diffs of episodes before N, and Dagster has no "earlier partitions" mapping. The snapshot therefore depends on
+every canon_diff partition (AllPartitionMapping), so a changed earlier diff marks later snapshots stale, and
+folds only the earlier episodes' diffs, approved ones, as the store records them.
+"""
+
+import json
+
+from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, Failure, MetadataValue, Output, asset
+
+from engines.canon import (
+    CANON_VERSION,
+    GATE_VERSION,
+    PROPOSER_VERSION,
+    CanonDiffError,
+    check_episode,
+    fold,
+    initial_canon,
+    propose_diff,
+)
+from engines.writing import CONTEXT_VERSION, build_context_pack, past_passages
+from engines.writing.context import recall_query
+from resources import NaosHome, NaosProject
+from schemas import Canon, CanonDiff, ContextPack, EpisodePlan, GateReport, RecallHit, Script
+
+from ..partitions import episodes
+from ..stage import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PIPELINE_FAILED, bad_input, stage_output
+
+RECALL_K = 3
+AUTO_APPROVER = "auto: human_checkpoints.approve_canon_diff is off"
+
+
+def _diff_error(exc: CanonDiffError) -> Failure:
+    return Failure(description=f"bad CanonDiff: {exc}", allow_retries=False,
+                   metadata={"naos/exit_code": EXIT_BAD_INPUT, "episode": exc.episode_id, "field": exc.field})
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PROPOSER_VERSION, group_name="canon",
+       kinds={"json"}, description="CanonDiff (§5.3) proposed from the plan's new facts and scene presence; "
+                                   "pending until the gate passes and it is approved.")
+def canon_diff(context: AssetExecutionContext, naos: NaosHome, episode_plan: EpisodePlan) -> Output[CanonDiff]:
+    out = stage_output(
+        "canon_diff", naos, CanonDiff, inputs={"episode_plan": episode_plan.sha256()}, params={},
+        code_version=PROPOSER_VERSION, compute=lambda: propose_diff(episode_plan),
+        describe=lambda v: {"added": len(v.added_facts), "modified": len(v.modified_facts),
+                            "removed": len(v.removed_facts)},
+    )
+    naos.canon_store().record_diff(out.value)
+    return out
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=CANON_VERSION, group_name="canon",
+       kinds={"json", "duckdb"}, deps=[AssetDep("canon_diff", partition_mapping=AllPartitionMapping())],
+       description="Canon (§5.2) at the start of the episode: the initial canon folded with earlier approved diffs.")
+def canon_snapshot(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[Canon]:
+    episode = context.partition_key
+    with bad_input():
+        proj = project.load()
+    order = [e.id for e in proj.episodes]
+    earlier = order[:order.index(episode)]
+    store = naos.canon_store()
+    latest = store.latest_diffs(proj.id)
+    missing = [e for e in earlier if e not in latest]
+    if missing:
+        raise Failure(
+            description=f"the canon of {episode} folds the CanonDiffs of the episodes before it, and none is recorded "
+                        f"for {', '.join(missing)}: materialize canon_gate for those episodes first "
+                        f"(`naos render` does this by itself)",
+            metadata={"naos/exit_code": EXIT_PIPELINE_FAILED, "missing": ", ".join(missing)}, allow_retries=False)
+    diffs = [latest[e][0].model_copy(update={"approval_status": latest[e][1]}) for e in earlier]
+    statuses = {d.episode_id: d.approval_status for d in diffs}
+    for ep, status in statuses.items():
+        if status != "approved":
+            context.log.warning(f"the CanonDiff of {ep} is {status}: the canon of {episode} does not include it")
+    inputs = {"project": proj.sha256(), **{f"diff:{d.episode_id}": f"{d.sha256()}" for d in diffs}}
+    try:
+        out = stage_output(
+            "canon_snapshot", naos, Canon, inputs=inputs, params={"as_of": episode}, code_version=CANON_VERSION,
+            compute=lambda: fold(initial_canon(proj), diffs, order, episode),
+            describe=lambda v: {"diffs_folded": len(v.applied_diffs),
+                                "diff_status": MetadataValue.json(statuses)},
+        )
+    except CanonDiffError as exc:
+        raise _diff_error(exc) from None
+    store.save_snapshot(out.value)
+    return out
+
+
+def _recall(naos: NaosHome, plan: EpisodePlan, order: list[str]) -> tuple[list[RecallHit], str]:
+    """Top-k scenes of earlier canon episodes (approved diffs), by meaning. Colour only, never truth."""
+    from engines.recall import MODEL, Passage
+
+    registry = naos.registry()
+    latest = naos.canon_store().latest_diffs(plan.project_id)
+    passages = []
+    for ep in order[:order.index(plan.episode_id)]:
+        diff, status = latest[ep]
+        if status != "approved":
+            continue
+        past = EpisodePlan.model_validate_json(registry.get_bytes(diff.provenance["episode_plan"]))
+        passages += [Passage(project_id=past.project_id, episode_id=past.episode_id,
+                             episode_index=order.index(past.episode_id), scene_id=scene_id, text=text)
+                     for scene_id, text in past_passages(past)]
+    index = naos.recall_index()
+    index.add(passages)
+    hits = index.top_k(plan.project_id, recall_query(plan), RECALL_K, order.index(plan.episode_id))
+    return [RecallHit(episode_id=h.episode_id, scene_id=h.scene_id, text=h.text, score=h.score) for h in hits], MODEL
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=CONTEXT_VERSION, group_name="canon",
+       kinds={"json"}, description="Context pack (§6.4): the canon subset, past events, last summary, open threads "
+                                   "and recalled scenes that script generation reads.")
+def context_pack(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, canon_snapshot: Canon,
+                 episode_plan: EpisodePlan) -> Output[ContextPack]:
+    with bad_input():
+        proj = project.load()
+    order = [e.id for e in proj.episodes]
+    canon_sha, plan_sha = canon_snapshot.sha256(), episode_plan.sha256()
+
+    def compute() -> ContextPack:
+        hits, model = _recall(naos, episode_plan, order) if canon_snapshot.applied_diffs else ([], None)
+        return build_context_pack(canon_snapshot, canon_sha, episode_plan, hits, model)
+
+    return stage_output(
+        "context_pack", naos, ContextPack, inputs={"canon": canon_sha, "episode_plan": plan_sha}, params={"k": RECALL_K},
+        code_version=CONTEXT_VERSION, compute=compute,
+        describe=lambda v: {"characters": len(v.characters), "open_promises": len(v.open_promises),
+                            "recalled": len(v.recalled)},
+    )
+
+
+def describe_contradiction(c) -> str:
+    where = " ".join(p for p in (c.episode_id, c.scene_id, None if c.beat_index is None else f"beat {c.beat_index}")
+                     if p)
+    fact = c.canon_fact
+    canon = ""
+    if fact is not None:
+        origin = "/".join(p for p in (fact.episode_id, fact.scene_id) if p) or "initial canon"
+        canon = f" [canon: {fact.subject}.{fact.attribute} = {json.dumps(fact.value)} ({origin})]"
+    return f"{where}: {c.kind}: {c.message}{canon}"
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=GATE_VERSION, group_name="canon",
+       kinds={"json"}, description="Canon Gate (§6.3): blocks an episode whose script or diff contradicts canon; "
+                                   "nothing downstream runs for a blocked episode.")
+def canon_gate(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, script: Script,
+               canon_snapshot: Canon, canon_diff: CanonDiff, episode_plan: EpisodePlan) -> Output[GateReport]:
+    with bad_input():
+        proj = project.load()
+    try:
+        result = check_episode(canon_snapshot, script, canon_diff, continuity_mode=proj.continuity_mode,
+                               arc_end=episode_plan.arc_end)
+    except CanonDiffError as exc:
+        raise _diff_error(exc) from None
+    store = naos.canon_store()
+    diff_sha = store.record_diff(canon_diff)
+    for warning in result.warnings:
+        context.log.warning(describe_contradiction(warning))
+    if result.status == "blocked":
+        store.set_status(proj.id, script.episode_id, diff_sha, "rejected", approver="canon_gate",
+                         note=f"{len(result.errors)} contradiction(s), {len(result.warnings)} warning(s)")
+        found = [*result.errors, *(result.warnings if proj.continuity_mode == "strict" else [])]
+        raise Failure(
+            description=f"Canon Gate blocked {script.episode_id}: {len(found)} contradiction(s)\n"
+                        + "\n".join(f"  - {describe_contradiction(c)}" for c in found),
+            metadata={"naos/exit_code": EXIT_GATE_BLOCKED,
+                      "contradictions": MetadataValue.json([c.model_dump(mode="json") for c in found])},
+            allow_retries=False,
+        )
+    if not proj.human_checkpoints.approve_canon_diff:
+        store.set_status(proj.id, script.episode_id, diff_sha, "approved", approver=AUTO_APPROVER)
+    status = store.diff_status(proj.id, script.episode_id, diff_sha) or "pending"
+    report = GateReport.new(
+        project_id=proj.id, episode_id=script.episode_id, canon_sha256=canon_snapshot.sha256(),
+        script_sha256=script.sha256(), canon_diff_sha256=diff_sha, continuity_mode=proj.continuity_mode,
+        status="passed", errors=result.errors, warnings=result.warnings, approval_status=status,
+    )
+    return stage_output(
+        "canon_gate", naos, GateReport, inputs={"report": report.sha256()}, params={}, code_version=GATE_VERSION,
+        compute=lambda: report,
+        describe=lambda v: {"status": v.status, "warnings": len(v.warnings), "approval_status": v.approval_status},
+    )
