@@ -42,7 +42,7 @@ def run_pilot(episode_id: str, project_file: Path = PILOT_PROJECT) -> Episode:
     project = load_project(project_file)
     season = plans(project, project_file)
     order = [e.id for e in project.episodes]
-    diffs = [propose_diff(season[e]).model_copy(update={"approval_status": "approved"})
+    diffs = [propose_diff(season[e], relations=project.world.relations).model_copy(update={"approval_status": "approved"})
              for e in order[:order.index(episode_id)]]
     canon = fold(initial_canon(project), diffs, order, episode_id)
     plan = season[episode_id]

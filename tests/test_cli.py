@@ -17,8 +17,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "examples" / "pilot"
-OUTPUTS = ["Script.json", "ShotList.json", "AssetManifest.json", "RenderPlan.json", "RenderOutput.json",
-           "episode.mp4", "episode.srt"]
+OUTPUTS = ["EpisodePlan.json", "Canon.json", "CanonDiff.json", "ContextPack.json", "Script.json", "GateReport.json",
+           "ShotList.json", "AssetManifest.json", "RenderPlan.json", "RenderOutput.json", "episode.mp4", "episode.srt"]
 GOLDEN = ROOT / "tests" / "golden" / "s01e01.sha256.json"
 
 
@@ -70,8 +70,8 @@ def test_golden_render_is_byte_identical(first_render, tmp_path):
     assert first == second
     expected = json.loads(GOLDEN.read_text())
     assert second == expected, (
-        "the golden render changed; if the change is intended, bump RENDERER_VERSION and rewrite "
-        f"{GOLDEN.relative_to(ROOT)} with the new hashes")
+        "the golden render changed; if the change is intended (bump RENDERER_VERSION when the video changes), "
+        f"rewrite {GOLDEN.relative_to(ROOT)} with the new hashes")
 
 
 def test_rerun_is_all_cache_hits(first_render):
@@ -87,11 +87,35 @@ def test_rerun_is_all_cache_hits(first_render):
 def test_placeholder_is_flagged_and_run_completes(tmp_path):
     result = render(PILOT / "project.yaml", tmp_path / "out", tmp_path / "home", episode="s01e02")
     assert result.returncode == 0, result.stderr
+    # the canon of s01e02 folds s01e01's diff: the CLI ran s01e01 through the Canon Gate first
+    assert "canon: checking s01e01 (1/1) before s01e02" in result.stderr
+    canon = json.loads((tmp_path / "out" / "Canon.json").read_text())
+    assert canon["as_of_episode"] == "s01e02" and len(canon["applied_diffs"]) == 1
     plan = json.loads((tmp_path / "out" / "RenderPlan.json").read_text())
     cave = next(a for a in plan["assets"] if a["asset_id"] == "background:sea_cave")
     assert cave["status"] == "placeholder" and cave["flagged"] and cave["fallbacks"]
     output = json.loads((tmp_path / "out" / "RenderOutput.json").read_text())
     assert "background:sea_cave" in output["placeholders"]
+
+
+def test_canon_contradiction_exits_3_and_writes_no_video(tmp_path):
+    """A death in s01e02 (in its last scene) followed by dialogue in s01e03: blocked at the gate."""
+    project = _copy_pilot(tmp_path)
+    outline = project / "episodes" / "s01e02.yaml"
+    data = yaml.safe_load(outline.read_text())
+    data["new_facts"].append({"subject": "mara", "attribute": "status", "value": "dead", "scene": "sc03"})
+    data["scenes"][2]["characters"].remove("mara")
+    data["scenes"][2]["beats"] = [b for b in data["scenes"][2]["beats"] if b.get("speaker") != "mara"]
+    outline.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "out"
+    result = render(project / "project.yaml", out, tmp_path / "home", episode="s01e03")
+    assert result.returncode == 3, result.stderr
+    assert "s01e03 sc01: dead_character_appears" in result.stderr
+    assert ("s01e03 sc01 beat 2: dead_character_speaks: " in result.stderr
+            and '[canon: mara.status = "dead" (s01e02/sc03)]' in result.stderr), result.stderr
+    assert not (out / "episode.mp4").exists() and not (out / "RenderOutput.json").exists()
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert (summary["status"], summary["exit_code"]) == ("blocked", 3)
 
 
 # ---- bad input: exit 2, an error naming file and field, nothing written to the registry -----------------
@@ -101,6 +125,7 @@ def _copy_pilot(tmp_path: Path) -> Path:
     dest = tmp_path / "pilot"
     shutil.copytree(PILOT / "episodes", dest / "episodes")
     shutil.copy(PILOT / "project.yaml", dest / "project.yaml")
+    shutil.copy(PILOT / "arc.yaml", dest / "arc.yaml")
     (dest / "library").symlink_to(PILOT / "library", target_is_directory=True)
     return dest
 

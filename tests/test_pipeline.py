@@ -17,7 +17,9 @@ from schemas import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "examples" / "pilot" / "project.yaml"
-STAGES = ["script", "shot_list", "asset_manifest", "render_plan", "shot_clips", "render_output"]
+STAGES = ["story_arc", "episode_plan", "canon_diff", "canon_snapshot", "context_pack", "script", "canon_gate",
+          "shot_list", "asset_manifest", "render_plan", "shot_clips", "render_output"]
+UP_TO_PLAN = STAGES[:-2]
 
 
 def test_definitions_load(tmp_path):
@@ -26,6 +28,8 @@ def test_definitions_load(tmp_path):
     job = defs.resolve_job_def("render_episode")
     assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == set(STAGES)
     assert job.partitions_def == episodes
+    assert {k.to_user_string() for k in defs.resolve_job_def("canon_check").asset_layer.executable_asset_keys} == \
+        set(STAGES[:7])
     # in-process unless a run asks for Dagster's multiprocess executor (`naos render --workers N`)
     assert job.executor_def.name == "multi_or_in_process_executor"
     assert render_episode.config == {"execution": {"config": {"in_process": {}}}}
@@ -39,17 +43,17 @@ def test_definitions_load(tmp_path):
 def test_materialize_one_partition_up_to_render_plan(tmp_path):
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(episodes.name, ["s01e01"])
-    assets = [a for a in ASSETS if a.key.to_user_string() in STAGES[:4]]
+    assets = [a for a in ASSETS if a.key.to_user_string() in UP_TO_PLAN]
     resources = naos_resources(str(PILOT), str(tmp_path))
     result = materialize(assets, partition_key="s01e01", instance=instance, resources=resources)
     assert result.success
     registry = Registry.local(tmp_path / "artifacts")
-    for name in STAGES[:4]:
-        ref = registry.get_ref(name, "s01e01")
+    for name in UP_TO_PLAN:
+        ref = registry.get_ref(name, None if name == "story_arc" else "s01e01")
         assert ref is not None, name
         data = registry.get_bytes(ref["sha256"])
         CONTRACTS[ref["contract"]].model_validate_json(data)
-        record = registry.get_record(name, "s01e01", ref["sha256"])
+        record = registry.get_record(name, None if name == "story_arc" else "s01e01", ref["sha256"])
         assert record["asset_key"] == name and record["code_version"]
         event = instance.get_latest_materialization_event(AssetKey(name))
         # Dagster's data version is the artifact's content hash
@@ -62,7 +66,7 @@ def test_materialize_one_partition_up_to_render_plan(tmp_path):
     again = materialize(assets, partition_key="s01e01", instance=instance, resources=resources)
     mats = [e.event_specific_data.materialization for e in again.get_asset_materialization_events()]
     hits = {m.asset_key.to_user_string(): m.metadata["naos/cache_hit"].value for m in mats}
-    assert hits == {"script": True, "shot_list": True, "asset_manifest": True, "render_plan": True}
+    assert hits == {name: True for name in UP_TO_PLAN}
 
 
 @pytest.mark.parametrize("episode", ["s01e01", "s01e02"])

@@ -16,7 +16,7 @@ story.event, promise) adds to what holds, a single-valued one replaces the curre
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from schemas import (
     STORY,
@@ -49,9 +49,9 @@ SECTIONS = ("removed_facts", "added_facts", "modified_facts")
 _REMOVABLE = {"character": {"location", "confined_to"}, "prop": {"location"}}
 
 
-def is_multi_valued(attribute: str, subject: str, relations: Iterable[str] = ()) -> bool:
+def is_multi_valued(attribute: str, subject: str, relations: Collection[str] = ()) -> bool:
     """Facts that add to what holds rather than replace a value: knows, relations, story.event, promise."""
-    return attribute in ("knows", "promise") or attribute in set(relations) or (subject == STORY and attribute == "event")
+    return attribute in ("knows", "promise") or attribute in relations or (subject == STORY and attribute == "event")
 
 
 def where(episode_id: str | None, scene_id: str | None) -> str | None:
@@ -292,10 +292,8 @@ class _Working:
     # ---- one fact ----------------------------------------------------------------------------------------------
 
     def apply(self, section: str, index: int, fact: CanonFact) -> None:
-        path = f"{section}[{index}]"
-
         def fail(part: str, message: str):
-            raise CanonDiffError(self.episode, f"{path}.{part}", message, fact)
+            raise CanonDiffError(self.episode, f"{section}[{index}].{part}", message, fact)
 
         if fact.episode_id is not None and fact.episode_id != self.episode:
             fail("episode_id", f"the fact belongs to episode {fact.episode_id!r}, the diff to {self.episode!r}")

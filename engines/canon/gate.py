@@ -1,9 +1,8 @@
 """The Canon Gate (seed 004 §6.3): a script and its CanonDiff against canon; contradictions block the episode.
 
 The script is walked scene by scene. Canon is the state at the start of the episode; a fact of this episode's diff
-that names a scene happens during that scene, so that scene may show either side of it (a character may speak in
-the scene in which they die, or in which they learn a secret) and every later scene shows its outcome. Facts without
-a scene happen at the end of the episode.
+that names a scene holds from that scene on, that scene included (a death in sc02 makes the character dead in sc02
+and after; a secret learned in sc03 may be spoken in sc03). Facts without a scene hold from the end of the episode.
 
 Errors (always block): dead_character_appears, dead_character_speaks, dead_character_acts, name_mismatch,
 age_mismatch, two_places_at_once, location_forbidden, location_inaccessible, confined_elsewhere, unknown_character,
@@ -163,7 +162,7 @@ class _Gate:
 
     # ---- the walk ----------------------------------------------------------------------------------------------
 
-    def run(self) -> tuple[_State, list[tuple[_State, _State]]]:
+    def run(self) -> tuple[_State, list[_State]]:
         per_scene: list[list[tuple[str, CanonFact]]] = [[] for _ in self.script.scenes]
         at_end: list[tuple[str, CanonFact]] = []
         for section in SECTIONS:
@@ -177,24 +176,21 @@ class _Gate:
                                          f"scene {f.scene_id!r} is not a scene of the script of {self.episode} "
                                          f"({', '.join(s.id for s in self.script.scenes)})", f)
         state = _State.of(self.canon)
-        states: list[tuple[_State, _State]] = []
+        states: list[_State] = []
         seen_at: dict[tuple[str, str], ScriptScene] = {}
         for k, scene in enumerate(self.script.scenes):
-            post = state.after(per_scene[k], self.episode, self.chars, self.locs)
-            states.append((state, post))
-            self.scene(scene, state, post, seen_at)
-            state = post
+            state = state.after(per_scene[k], self.episode, self.chars, self.locs)
+            states.append(state)
+            self.scene(scene, state, seen_at)
         final = state.after(at_end, self.episode, self.chars, self.locs)
         return final, states
 
-    def scene(self, scene: ScriptScene, pre: _State, post: _State, seen_at: dict) -> None:
+    def scene(self, scene: ScriptScene, st: _State, seen_at: dict) -> None:
         sid, loc = scene.id, scene.location_id
         known_loc = loc in self.locs
         if not known_loc:
             self.report("unknown_location", sid, None,
                         f"{sid} takes place at {loc!r}, which is not a location of canon", None)
-        active = {e.speaker_id for e in scene.elements if e.kind == "dialogue" and e.speaker_id}
-        active.update(a for e in scene.elements if e.kind == "action" for a in e.actors)
         reported_unknown: set[str] = set()
         present: list[str] = []
         for cid in dict.fromkeys(scene.characters):
@@ -203,12 +199,12 @@ class _Gate:
                 self.report("unknown_character", sid, None, f"{cid!r} in {sid} is not a character of canon", None)
                 continue
             present.append(cid)
-            death = pre.dead.get(cid)
-            if death is not None and cid in post.dead and cid not in active:
+            death = st.dead.get(cid)
+            if death is not None:
                 self.report("dead_character_appears", sid, None,
                             f"{self.who(cid)} appears in {sid}, but canon says they {self.died(death)}", death)
             if known_loc:
-                self.place(cid, loc, sid, pre, post)
+                self.place(cid, loc, sid, st)
             key = (cid, normalise_time(scene.time))
             if key in seen_at and seen_at[key].location_id != loc:
                 other = seen_at[key]
@@ -219,14 +215,14 @@ class _Gate:
                                       episode_id=self.episode, scene_id=other.id))
             else:
                 seen_at.setdefault(key, scene)
-        if known_loc and loc in pre.inaccessible and loc in post.inaccessible and present:
+        if known_loc and loc in st.inaccessible and present:
             self.report("location_inaccessible", sid, None,
                         f"{', '.join(self.who(c) for c in present)} at {loc} in {sid}, but canon says nobody can "
-                        f"be there (accessible: false)", pre.inaccessible[loc])
+                        f"be there (accessible: false)", st.inaccessible[loc])
 
         for b, element in enumerate(scene.elements):
             if element.kind == "dialogue" and element.speaker_id:
-                self.speaker(element, sid, b, pre, post, reported_unknown)
+                self.speaker(element, sid, b, st, reported_unknown)
             elif element.kind == "action":
                 for actor in dict.fromkeys(element.actors):
                     if actor not in self.chars:
@@ -235,13 +231,13 @@ class _Gate:
                             self.report("unknown_character", sid, b,
                                         f"actor {actor!r} in {sid} is not a character of canon", None)
                         continue
-                    death = pre.dead.get(actor)
-                    if death is not None and actor in post.dead:
+                    death = st.dead.get(actor)
+                    if death is not None:
                         self.report("dead_character_acts", sid, b,
                                     f"{self.who(actor)} acts in {sid} ({element.text!r}), but canon says they "
                                     f"{self.died(death)}", death)
 
-    def speaker(self, element, sid: str, b: int, pre: _State, post: _State, reported_unknown: set[str]) -> None:
+    def speaker(self, element, sid: str, b: int, st: _State, reported_unknown: set[str]) -> None:
         cid = element.speaker_id
         c = self.chars.get(cid)
         if c is None:
@@ -254,8 +250,8 @@ class _Gate:
             self.report("name_mismatch", sid, b,
                         f"{sid} gives {cid!r} the name {element.speaker_name!r}; canon's name is {c.name!r}",
                         CanonFact(subject=cid, attribute="name", value=c.name))
-        death = pre.dead.get(cid)
-        if death is not None and cid in post.dead:
+        death = st.dead.get(cid)
+        if death is not None:
             self.report("dead_character_speaks", sid, b,
                         f"{self.who(cid)} speaks in {sid} ({element.text!r}), but canon says they {self.died(death)}",
                         death)
@@ -263,7 +259,7 @@ class _Gate:
         if self.any_secret is None or self.any_secret.search(text) is None:
             return
         for secret, pattern in self.secrets:
-            if pattern is None or (cid, secret) in pre.knows or (cid, secret) in post.knows:
+            if pattern is None or (cid, secret) in st.knows:
                 continue
             match = pattern.search(text)
             if match:
@@ -271,7 +267,7 @@ class _Gate:
                             f"{self.who(cid)} speaks of secret {secret!r} ({match.group(0)!r}) in {sid}, but canon "
                             f"says they do not know it", CanonFact(subject=cid, attribute="knows", value=secret))
 
-    def place(self, cid: str, loc: str, sid: str | None, pre: _State, post: _State, via: str = "") -> None:
+    def place(self, cid: str, loc: str, sid: str | None, st: _State, via: str = "") -> None:
         """A character at a location: world rules that forbid it, and confinement elsewhere."""
         rule = self.forbidden.get((cid, loc)) or self.forbidden.get(("*", loc))
         if rule is not None:
@@ -280,14 +276,14 @@ class _Gate:
                         f"{self.who(cid)} is at {loc}{via or f' in {sid}'}, which world rule {rule.id!r} forbids "
                         f"for {whom}",
                         CanonFact(subject=rule.character, attribute="forbidden_location", value=loc))
-        a, b = pre.confined.get(cid), post.confined.get(cid)
-        if a is not None and b is not None and a.value != loc and b.value != loc:
-            self.report("confined_elsewhere", sid, None,
-                        f"{self.who(cid)} is at {loc}{via or f' in {sid}'}, but canon confines them to {a.value}", a)
+        confined = st.confined.get(cid)
+        if confined is not None and confined.value != loc:
+            self.report("confined_elsewhere", sid, None, f"{self.who(cid)} is at {loc}{via or f' in {sid}'}, but "
+                                                         f"canon confines them to {confined.value}", confined)
 
     # ---- the diff's own facts -----------------------------------------------------------------------------------
 
-    def diff_facts(self, final: _State, states: list[tuple[_State, _State]]) -> None:
+    def diff_facts(self, final: _State, states: list[_State]) -> None:
         year = self.canon.story_year
         for section in SECTIONS[1:]:
             for f in getattr(self.diff, section):
@@ -309,17 +305,16 @@ class _Gate:
                     if scene is not None and scene.location_id == f.value and f.subject in scene.characters:
                         continue  # the scene itself was checked
                     if f.value in self.locs:
-                        pre, post = states[self.scene_pos[f.scene_id]] if scene is not None else (final, final)
-                        self.diff_place(f, pre, post)
+                        self.diff_place(f, states[self.scene_pos[f.scene_id]] if scene is not None else final)
 
-    def diff_place(self, f: CanonFact, pre: _State, post: _State) -> None:
+    def diff_place(self, f: CanonFact, st: _State) -> None:
         loc = f.value
         via = f" by the diff's fact {f.subject}.location = {loc!r}"
-        self.place(f.subject, loc, f.scene_id, pre, post, via)
-        if loc in pre.inaccessible and loc in post.inaccessible:
+        self.place(f.subject, loc, f.scene_id, st, via)
+        if loc in st.inaccessible:
             self.report("location_inaccessible", f.scene_id, None,
                         f"{self.who(f.subject)} is at {loc}{via}, but canon says nobody can be there "
-                        f"(accessible: false)", pre.inaccessible[loc])
+                        f"(accessible: false)", st.inaccessible[loc])
 
     def age(self, c: CanonCharacter, f: CanonFact, year: int | None) -> None:
         dy = 0 if year is None or c.age_year is None else year - c.age_year

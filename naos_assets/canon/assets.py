@@ -40,10 +40,14 @@ def _diff_error(exc: CanonDiffError) -> Failure:
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=PROPOSER_VERSION, group_name="canon",
        kinds={"json"}, description="CanonDiff (§5.3) proposed from the plan's new facts and scene presence; "
                                    "pending until the gate passes and it is approved.")
-def canon_diff(context: AssetExecutionContext, naos: NaosHome, episode_plan: EpisodePlan) -> Output[CanonDiff]:
+def canon_diff(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
+               episode_plan: EpisodePlan) -> Output[CanonDiff]:
+    with bad_input():
+        relations = project.load().world.relations
     out = stage_output(
-        "canon_diff", naos, CanonDiff, inputs={"episode_plan": episode_plan.sha256()}, params={},
-        code_version=PROPOSER_VERSION, compute=lambda: propose_diff(episode_plan),
+        "canon_diff", naos, CanonDiff, inputs={"episode_plan": episode_plan.sha256()},
+        params={"relations": sorted(relations)}, code_version=PROPOSER_VERSION,
+        compute=lambda: propose_diff(episode_plan, relations=relations),
         describe=lambda v: {"added": len(v.added_facts), "modified": len(v.modified_facts),
                             "removed": len(v.removed_facts)},
     )
