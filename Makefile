@@ -33,6 +33,7 @@ test: lint
 	$(BIN)/pytest -q
 
 bench: install
+	$(PY) bench/canon_gate.py
 	$(PY) bench/bench.py
 
 schemas: install

@@ -88,8 +88,8 @@ def settle_earlier_canon(instance, repo, project, episode: str) -> int:
     job = repo.get_reconstructable_job("canon_check")
     for i, past in enumerate(earlier, 1):
         _say(f"canon: checking {past} ({i}/{len(earlier)}) before {episode}")
-        result = execute_job(job, instance=instance, run_config={"loggers": {"naos_progress": {}}},
-                             tags={"dagster/partition": past})
+        result = execute_job(job, instance=instance, tags={"dagster/partition": past},
+                             run_config={"loggers": {"naos_progress": {}}, "execution": {"config": executor_config(1)}})
         if not result.success:
             failures = failure_metadata(instance, result.run_id)
             for step, message, _ in failures:

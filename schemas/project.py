@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from .base import Artifact, NaosModel
+from .canon import WorldRule
 from .errors import FieldValueError
 
 ID = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", description="lower-case id: letters, digits, _ and -")]
@@ -104,15 +105,6 @@ class SecretSeed(NaosModel):
     known_by: list[str] = Field(default_factory=list, description="characters who know it when the story starts")
 
 
-class RuleSeed(NaosModel):
-    id: ID
-    kind: Literal["acyclic", "forbidden_location", "note"]
-    relation: str | None = None
-    character: str | None = None
-    location: str | None = None
-    text: str = ""
-
-
 class RelationshipSeed(NaosModel):
     source: str
     relation: str
@@ -124,7 +116,7 @@ class World(NaosModel):
 
     relations: list[ID] = Field(default_factory=list, description="relation names, e.g. parent_of")
     states: list[ID] = Field(default_factory=list, description="persistent states facts may set, e.g. lamp_state")
-    rules: list[RuleSeed] = Field(default_factory=list)
+    rules: list[WorldRule] = Field(default_factory=list)
     secrets: list[SecretSeed] = Field(default_factory=list)
     relationships: list[RelationshipSeed] = Field(default_factory=list)
 

@@ -140,8 +140,8 @@ def _unknown_speaker(d):
     d["scenes"][0]["beats"][2]["speaker"] = "nobody"
 
 
-def _unknown_location(d):
-    d["scenes"][1]["location"] = "moon"
+def _fact_in_unknown_scene(d):
+    d["new_facts"][0]["scene"] = "sc09"
 
 
 def _negative_duration(d):
@@ -163,7 +163,7 @@ def _missing_outline(d):
 BAD = [
     ("malformed yaml", "episodes/s01e01.yaml", None, "s01e01.yaml", "malformed YAML"),
     ("unknown speaker", "episodes/s01e01.yaml", _unknown_speaker, "s01e01.yaml", "scenes[0].beats[2].speaker"),
-    ("unknown location", "episodes/s01e01.yaml", _unknown_location, "s01e01.yaml", "scenes[1].location"),
+    ("fact in an unknown scene", "episodes/s01e01.yaml", _fact_in_unknown_scene, "s01e01.yaml", "new_facts[0].scene"),
     ("missing outline", "project.yaml", _missing_outline, "nope.yaml", "file not found"),
     ("negative duration", "project.yaml", _negative_duration, "project.yaml", "target_duration_s.min"),
     ("asset path escapes library", "project.yaml", _escaping_asset, "project.yaml", "locations[0].background"),

@@ -384,7 +384,7 @@ def test_top_level_must_be_a_mapping():
 def test_other_major_is_rejected_with_migrate_hint(name: str, offset: int, pilot):
     data = sample_data(name, pilot)
     major = int(CONTRACTS[name].SCHEMA_VERSION.split(".")[0])
-    data["schema_version"] = version = f"{major + offset}.0.0"
+    data["schema_version"] = f"{major + offset}.0.0"
     with pytest.raises(ValidationError, match="migrate"):
         CONTRACTS[name].model_validate(data)
     with pytest.raises(InputError) as err:
