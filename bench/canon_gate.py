@@ -37,7 +37,8 @@ from schemas import (  # noqa: E402
     ScriptElement,
     ScriptScene,
 )
-from schemas.project import DurationWindow, RelationshipSeed, RuleSeed, SecretSeed, World  # noqa: E402
+from schemas.canon import WorldRule  # noqa: E402
+from schemas.project import DurationWindow, RelationshipSeed, SecretSeed, World  # noqa: E402
 
 WORDS = ("the lamp keeper watched black water roll against stones while gulls circled over harbor and tide crept up "
          "slipway one patient wave after another until night came down").split()
@@ -56,8 +57,8 @@ def make_project(episodes: int) -> Project:
         props=[Prop(id=f"p{i:04d}", name=f"Prop {i}", location=f"l{i % LOCATIONS:02d}") for i in range(PROPS)],
         world=World(
             relations=["parent_of", "friend_of"], states=[f"state_{i:02d}" for i in range(STATES)],
-            rules=[RuleSeed(id="no-ancestor-loops", kind="acyclic", relation="parent_of"),
-                   *[RuleSeed(id=f"keep-out-{i}", kind="forbidden_location", character=chars[i],
+            rules=[WorldRule(id="no-ancestor-loops", kind="acyclic", relation="parent_of"),
+                   *[WorldRule(id=f"keep-out-{i}", kind="forbidden_location", character=chars[i],
                               location=f"l{LOCATIONS - 1:02d}") for i in range(20)]],
             secrets=[SecretSeed(id=f"s{i:02d}", statement=f"secret {i}", keywords=[f"kw{i:02d}", f"hush {i:02d}"],
                                 known_by=[chars[i]]) for i in range(SECRETS)],

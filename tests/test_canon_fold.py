@@ -37,7 +37,7 @@ from schemas import (
     ValidationResult,
     WorldRule,
 )
-from schemas.project import DurationWindow, RelationshipSeed, RuleSeed, SecretSeed, World
+from schemas.project import DurationWindow, RelationshipSeed, SecretSeed, World
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = [f"s01e{n:02d}" for n in range(1, 9)]
@@ -56,7 +56,7 @@ def make_project(**world) -> Project:
         props=[Prop(id=p, name=p.replace("_", " "), location="lighthouse") for p in PROPS],
         world=World(
             relations=["parent_of", "friend_of"], states=["last_page"],
-            rules=[RuleSeed(id="no-ancestor-loops", kind="acyclic", relation="parent_of")],
+            rules=[WorldRule(id="no-ancestor-loops", kind="acyclic", relation="parent_of")],
             secrets=[SecretSeed(id=s, statement=f"{s} is true", keywords=[s.split("_")[1]],
                                 known_by=["tobias"] if s == "keeper_alive" else []) for s in SECRETS],
             relationships=[RelationshipSeed(source="tobias", relation="parent_of", target="mara")],

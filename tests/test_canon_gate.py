@@ -42,7 +42,8 @@ from schemas import (
     ScriptScene,
     Thread,
 )
-from schemas.project import DurationWindow, RelationshipSeed, RuleSeed, SecretSeed, World
+from schemas.canon import WorldRule
+from schemas.project import DurationWindow, RelationshipSeed, SecretSeed, World
 
 ORDER = ["s01e01", "s01e02", "s01e03", "s01e04", "s01e05", "s01e06"]
 TORN_PAGE = "Who tore the last page from the logbook?"
@@ -66,10 +67,10 @@ def make_project() -> Project:
         props=[Prop(id="logbook", name="The keeper's logbook", location="lighthouse")],
         world=World(
             relations=["parent_of", "friend_of"], states=["lamp_state", "last_page"],
-            rules=[RuleSeed(id="no-ancestor-loops", kind="acyclic", relation="parent_of"),
-                   RuleSeed(id="pip-not-in-cave", kind="forbidden_location", character="pip", location="sea_cave"),
-                   RuleSeed(id="vault-sealed", kind="forbidden_location", character="*", location="vault"),
-                   RuleSeed(id="tides", kind="note", text="The cave floods at high tide.")],
+            rules=[WorldRule(id="no-ancestor-loops", kind="acyclic", relation="parent_of"),
+                   WorldRule(id="pip-not-in-cave", kind="forbidden_location", character="pip", location="sea_cave"),
+                   WorldRule(id="vault-sealed", kind="forbidden_location", character="*", location="vault"),
+                   WorldRule(id="tides", kind="note", text="The cave floods at high tide.")],
             secrets=[SecretSeed(id="keeper_alive", statement="Tobias hides in the cave.",
                                 keywords=["still alive", "hiding in the cave"], known_by=["tobias"]),
                      SecretSeed(id="aldo_wrecker", statement="Aldo wrecks ships for salvage.",
