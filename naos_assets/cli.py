@@ -171,19 +171,31 @@ def export(home: Path, episode: str, out: Path) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Every file, then the whole season through the Canon Gate in episode order (no Dagster run, no render)."""
+    from engines.canon import CanonDiffError, describe_contradiction
+    from engines.writing import check_season, load_project
     from schemas import InputError
 
     project_file = Path(args.project).resolve()
+    blocked = 0
     try:
-        from engines.writing import load_project
-
         project = load_project(project_file)
         for ep in project.episodes:
             preflight(project_file, ep.id)
-    except InputError as exc:
+        for check in check_season(project, project_file):
+            result = check.result
+            _say(f"{check.plan.episode_id}: {result.status} ({len(result.errors)} contradiction(s), "
+                 f"{len(result.warnings)} warning(s))")
+            for c in [*result.errors, *result.warnings]:
+                _say(f"  - {c.severity}: {describe_contradiction(c)}")
+            blocked += result.status == "blocked"
+    except (InputError, CanonDiffError) as exc:
         _say(f"bad input: {exc}")
         return EXIT_BAD_INPUT
-    _say(f"{project_file}: valid ({len(project.episodes)} episodes)")
+    if blocked:
+        _say(f"{project_file}: {blocked} episode(s) blocked by the Canon Gate")
+        return EXIT_BLOCKED
+    _say(f"{project_file}: valid ({len(project.episodes)} episodes, all through the Canon Gate)")
     return EXIT_OK
 
 
@@ -207,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--workers", type=int, default=1,
                         help="shot steps run at once: 1 = in-process (default), N>1 = Dagster's multiprocess executor")
     render.set_defaults(func=cmd_render)
-    validate = sub.add_parser("validate", help="check a project and all its outlines")
+    validate = sub.add_parser("validate", help="check a project, its outlines and arc, and the season's canon")
     validate.add_argument("--project", required=True)
     validate.set_defaults(func=cmd_validate)
     schemas = sub.add_parser("schemas", help="export JSON Schemas")

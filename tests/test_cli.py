@@ -118,6 +118,25 @@ def test_canon_contradiction_exits_3_and_writes_no_video(tmp_path):
     assert (summary["status"], summary["exit_code"]) == ("blocked", 3)
 
 
+def test_validate_runs_the_season_through_the_gate(tmp_path):
+    result = naos("validate", "--project", str(PILOT / "project.yaml"), home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert "s01e03: passed (0 contradiction(s), 1 warning(s))" in result.stderr
+    assert "warning: s01e03: open_promise:" in result.stderr and "torn-page" in result.stderr
+    assert not (tmp_path / "home").exists(), "validate writes nothing"
+
+    project = _copy_pilot(tmp_path)
+    outline = project / "episodes" / "s01e05.yaml"
+    data = yaml.safe_load(outline.read_text())
+    data["scenes"][0]["characters"].append("tobias")  # the keeper died in s01e04
+    outline.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = naos("validate", "--project", str(project / "project.yaml"), home=tmp_path / "home")
+    assert result.returncode == 3, result.stderr
+    assert "s01e05: blocked (1 contradiction(s), 0 warning(s))" in result.stderr
+    assert ('error: s01e05 sc01: dead_character_appears: ' in result.stderr
+            and '[canon: tobias.status = "dead" (s01e04/sc03)]' in result.stderr), result.stderr
+
+
 # ---- bad input: exit 2, an error naming file and field, nothing written to the registry -----------------
 
 

@@ -3,7 +3,16 @@ Canon Gate, and the Canon Store. Plain Python, no Dagster; the same inputs give 
 
 from .errors import CanonDiffError
 from .fold import CANON_VERSION, apply_diff, fold, initial_canon, is_multi_valued
-from .gate import ERROR_KINDS, GATE_VERSION, WARNING_KINDS, GateResult, check_episode, gate_report, normalise_time
+from .gate import (
+    ERROR_KINDS,
+    GATE_VERSION,
+    WARNING_KINDS,
+    GateResult,
+    check_episode,
+    describe_contradiction,
+    gate_report,
+    normalise_time,
+)
 from .proposer import PROPOSER_VERSION, propose_diff
 from .store import CanonStore, DuckDBCanonStore, StatusRecord
 
@@ -20,6 +29,7 @@ __all__ = [
     "StatusRecord",
     "apply_diff",
     "check_episode",
+    "describe_contradiction",
     "fold",
     "gate_report",
     "initial_canon",

@@ -11,6 +11,7 @@ unknown_location. Warnings (block under continuity_mode strict): knowledge_viola
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -383,3 +384,15 @@ def gate_report(canon: Canon, script: Script, diff: CanonDiff, result: GateResul
         script_sha256=script.sha256(), canon_diff_sha256=diff.sha256(), continuity_mode=continuity_mode,
         status=result.status, errors=result.errors, warnings=result.warnings, approval_status=diff.approval_status,
     )
+
+
+def describe_contradiction(c: Contradiction) -> str:
+    """One line: where (episode, scene, beat), what, and the canon fact it breaks with where that fact came from."""
+    where = " ".join(p for p in (c.episode_id, c.scene_id, None if c.beat_index is None else f"beat {c.beat_index}")
+                     if p)
+    fact = c.canon_fact
+    canon = ""
+    if fact is not None:
+        origin = "/".join(p for p in (fact.episode_id, fact.scene_id) if p) or "initial canon"
+        canon = f" [canon: {fact.subject}.{fact.attribute} = {json.dumps(fact.value)} ({origin})]"
+    return f"{where}: {c.kind}: {c.message}{canon}"

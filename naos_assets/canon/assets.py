@@ -6,8 +6,6 @@ every canon_diff partition (AllPartitionMapping), so a changed earlier diff mark
 folds only the earlier episodes' diffs, approved ones, as the store records them.
 """
 
-import json
-
 from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, Failure, MetadataValue, Output, asset
 
 from engines.canon import (
@@ -16,7 +14,9 @@ from engines.canon import (
     PROPOSER_VERSION,
     CanonDiffError,
     check_episode,
+    describe_contradiction,
     fold,
+    gate_report,
     initial_canon,
     propose_diff,
 )
@@ -135,17 +135,6 @@ def context_pack(context: AssetExecutionContext, project: NaosProject, naos: Nao
     )
 
 
-def describe_contradiction(c) -> str:
-    where = " ".join(p for p in (c.episode_id, c.scene_id, None if c.beat_index is None else f"beat {c.beat_index}")
-                     if p)
-    fact = c.canon_fact
-    canon = ""
-    if fact is not None:
-        origin = "/".join(p for p in (fact.episode_id, fact.scene_id) if p) or "initial canon"
-        canon = f" [canon: {fact.subject}.{fact.attribute} = {json.dumps(fact.value)} ({origin})]"
-    return f"{where}: {c.kind}: {c.message}{canon}"
-
-
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=GATE_VERSION, group_name="canon",
        kinds={"json"}, description="Canon Gate (§6.3): blocks an episode whose script or diff contradicts canon; "
                                    "nothing downstream runs for a blocked episode.")
@@ -176,11 +165,8 @@ def canon_gate(context: AssetExecutionContext, project: NaosProject, naos: NaosH
     if not proj.human_checkpoints.approve_canon_diff:
         store.set_status(proj.id, script.episode_id, diff_sha, "approved", approver=AUTO_APPROVER)
     status = store.diff_status(proj.id, script.episode_id, diff_sha) or "pending"
-    report = GateReport.new(
-        project_id=proj.id, episode_id=script.episode_id, canon_sha256=canon_snapshot.sha256(),
-        script_sha256=script.sha256(), canon_diff_sha256=diff_sha, continuity_mode=proj.continuity_mode,
-        status="passed", errors=result.errors, warnings=result.warnings, approval_status=status,
-    )
+    report = gate_report(canon_snapshot, script, canon_diff, result, continuity_mode=proj.continuity_mode)
+    report = report.model_copy(update={"approval_status": status})
     return stage_output(
         "canon_gate", naos, GateReport, inputs={"report": report.sha256()}, params={}, code_version=GATE_VERSION,
         compute=lambda: report,
