@@ -213,3 +213,17 @@ def test_knowledge_violation_warns_or_blocks_by_continuity_mode(tmp_path, strict
     else:
         report = season.artifact("canon_gate", "s01e01", GateReport)
         assert [(w.kind, w.scene_id, w.beat_index) for w in report.warnings] == [("knowledge_violation", "sc02", 1)]
+
+
+def test_unknown_character_and_place_in_a_scene_block_at_the_gate(tmp_path):
+    def strangers(outline: dict) -> None:
+        outline["scenes"][1]["characters"].append("zed")
+        outline["scenes"][2]["location"] = "moon"
+
+    season = Season(pilot_copy(tmp_path, {"s01e01": strangers}), tmp_path / "home")
+    result = season.run("s01e01")
+    assert not result.success
+    step, _, failure = season.failure(result)
+    assert (step, failure.metadata["naos/exit_code"].value) == ("canon_gate", 3)
+    found = [(c["kind"], c["scene_id"], c["beat_index"]) for c in failure.metadata["contradictions"].value]
+    assert found == [("unknown_character", "sc02", None), ("unknown_location", "sc03", None)]

@@ -363,6 +363,7 @@ def check_episode(canon: Canon, script: Script, diff: CanonDiff, *, continuity_m
     if canon.as_of_episode not in (None, episode):
         raise ValueError(f"the canon is as of {canon.as_of_episode}, the script is {episode}: fold the canon to "
                          f"the start of {episode} first")
+    diff = _without_unknown_presence(canon, script, diff)
     after = apply_diff(canon, diff)
     gate = _Gate(canon, script, diff)
     final, states = gate.run()
@@ -374,6 +375,34 @@ def check_episode(canon: Canon, script: Script, diff: CanonDiff, *, continuity_m
     warnings = [c for c in found if c.severity == "warning"]
     blocked = bool(errors) or (continuity_mode == "strict" and bool(warnings))
     return GateResult(errors=errors, warnings=warnings, status="blocked" if blocked else "passed")
+
+
+def _without_unknown_presence(canon: Canon, script: Script, diff: CanonDiff) -> CanonDiff:
+    """Drop the diff's facts about characters and places the script names but canon does not know.
+
+    The proposer reads where characters end up off the scenes, so an unknown character in a scene also sits in the
+    diff; the gate reports it as unknown_character / unknown_location (a contradiction, exit 3) rather than letting
+    the diff fail to apply (bad input). An unknown id that only the author's facts name is still bad input. The
+    episode is blocked either way, so the dropped facts never reach canon.
+    """
+    people = {c.id for c in canon.characters}
+    places = {loc.id for loc in canon.locations}
+    named: set[str] = set()
+    for scene in script.scenes:
+        named.update(scene.characters)
+        for el in scene.elements:
+            named.update(el.actors)
+            if el.speaker_id:
+                named.add(el.speaker_id)
+    strangers = named - people
+    nowhere = {scene.location_id for scene in script.scenes} - places
+    if not strangers and not nowhere:
+        return diff
+
+    def known(f: CanonFact) -> bool:
+        return f.subject not in strangers and not (f.attribute == "location" and f.value in nowhere)
+
+    return diff.model_copy(update={section: [f for f in getattr(diff, section) if known(f)] for section in SECTIONS})
 
 
 def gate_report(canon: Canon, script: Script, diff: CanonDiff, result: GateResult, *,
