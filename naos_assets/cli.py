@@ -81,6 +81,7 @@ def settle_earlier_canon(instance, repo, project, episode: str) -> int:
     Gate first (cache hits when nothing changed). A blocked earlier episode stops here with its contradictions."""
     from dagster import execute_job
 
+    from engines.canon import DuckDBCanonStore
     from naos_assets.run_summary import failure_metadata
 
     order = [e.id for e in project.episodes]
@@ -97,6 +98,11 @@ def settle_earlier_canon(instance, repo, project, episode: str) -> int:
             code = exit_code_of(failures)
             _say(f"the canon of {episode} needs {past} to pass the Canon Gate first; fix {past}, then run again")
             return code
+    statuses = DuckDBCanonStore(naos_home() / "canon.duckdb").latest_diffs(project.id) if earlier else {}
+    pending = [past for past in earlier if statuses[past][1] != "approved"]
+    if pending:
+        _say(f"the CanonDiffs of {', '.join(pending)} await approval (human_checkpoints.approve_canon_diff): "
+             f"the canon of {episode} does not include them yet")
     return EXIT_OK
 
 

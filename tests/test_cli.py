@@ -85,12 +85,18 @@ def test_rerun_is_all_cache_hits(first_render):
 
 
 def test_placeholder_is_flagged_and_run_completes(tmp_path):
-    result = render(PILOT / "project.yaml", tmp_path / "out", tmp_path / "home", episode="s01e02")
+    """s01e02, with the seed's default approve_canon_diff: true (the pilot turns it off)."""
+    project = _copy_pilot(tmp_path)
+    _edit_yaml(project / "project.yaml", lambda d: d["human_checkpoints"].update(approve_canon_diff=True))
+    result = render(project / "project.yaml", tmp_path / "out", tmp_path / "home", episode="s01e02")
     assert result.returncode == 0, result.stderr
-    # the canon of s01e02 folds s01e01's diff: the CLI ran s01e01 through the Canon Gate first
+    # the canon of s01e02 folds s01e01's diff: the CLI ran s01e01 through the Canon Gate first; it passed, and
+    # waits for approval, so s01e02's canon does not include it yet
     assert "canon: checking s01e01 (1/1) before s01e02" in result.stderr
+    assert "the CanonDiffs of s01e01 await approval" in result.stderr
     canon = json.loads((tmp_path / "out" / "Canon.json").read_text())
-    assert canon["as_of_episode"] == "s01e02" and len(canon["applied_diffs"]) == 1
+    assert canon["as_of_episode"] == "s01e02" and canon["applied_diffs"] == []
+    assert json.loads((tmp_path / "out" / "GateReport.json").read_text())["approval_status"] == "pending"
     plan = json.loads((tmp_path / "out" / "RenderPlan.json").read_text())
     cave = next(a for a in plan["assets"] if a["asset_id"] == "background:sea_cave")
     assert cave["status"] == "placeholder" and cave["flagged"] and cave["fallbacks"]
