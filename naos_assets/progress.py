@@ -13,6 +13,10 @@ class _Progress(logging.Handler):
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
         if event is None:
+            # a step's own warnings (a Canon Gate warning, a pending diff left out of canon) are worth a line
+            if record.levelno >= logging.WARNING:
+                message = meta.get("orig_message") or record.getMessage()
+                print(f"naos:   ! {meta.get('step_key') or ''}: {message}", file=sys.stderr, flush=True)
             return
         kind = event.event_type_value
         if kind == "STEP_START":
