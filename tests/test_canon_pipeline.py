@@ -227,3 +227,16 @@ def test_unknown_character_and_place_in_a_scene_block_at_the_gate(tmp_path):
     assert (step, failure.metadata["naos/exit_code"].value) == ("canon_gate", 3)
     found = [(c["kind"], c["scene_id"], c["beat_index"]) for c in failure.metadata["contradictions"].value]
     assert found == [("unknown_character", "sc02", None), ("unknown_location", "sc03", None)]
+
+
+def test_snapshot_refuses_an_earlier_diff_the_gate_has_not_judged(tmp_path):
+    """In a backfill out of order, a later snapshot must not silently leave out an earlier, unjudged diff."""
+    season = Season(PILOT / "project.yaml", tmp_path)
+    assert season.run("s01e01", selection=AssetSelection.assets("story_arc", "episode_plan", "canon_diff")).success
+    result = season.run("s01e02")
+    assert not result.success
+    step, _, failure = season.failure(result)
+    assert step == "canon_snapshot"
+    assert "s01e01 has not been through the Canon Gate yet" in failure.description
+    assert season.run("s01e01").success and season.run("s01e02").success
+    assert len(season.artifact("canon_snapshot", "s01e02", Canon).applied_diffs) == 1

@@ -65,6 +65,10 @@ class CanonStore(ABC):
         """Every status a recorded diff had, oldest first."""
 
     @abstractmethod
+    def reviewed(self, project_id: str) -> set[str]:
+        """The sha256 of every diff of the project that has a verdict (the gate's or a person's) beyond its proposal."""
+
+    @abstractmethod
     def latest_diffs(self, project_id: str) -> dict[str, tuple[CanonDiff, str]]:
         """Per episode (sorted by id), the most recently recorded diff as recorded, and its current status."""
 
@@ -270,6 +274,12 @@ class DuckDBCanonStore(CanonStore):
             rows = con.execute("SELECT status, approver, note FROM canon_diff_status WHERE diff_sha = ? ORDER BY seq",
                                [diff_sha]).fetchall()
         return [StatusRecord(status=s, approver=a, note=n) for s, a, n in rows]
+
+    def reviewed(self, project_id: str) -> set[str]:
+        with self._connect() as con:
+            rows = con.execute("SELECT s.diff_sha FROM canon_diff_status s JOIN canon_diffs d ON d.sha256 = s.diff_sha "
+                               "WHERE d.project_id = ? GROUP BY s.diff_sha HAVING count(*) > 1", [project_id]).fetchall()
+        return {sha for (sha,) in rows}
 
     def latest_diffs(self, project_id: str) -> dict[str, tuple[CanonDiff, str]]:
         with self._connect() as con:

@@ -66,12 +66,16 @@ def canon_snapshot(context: AssetExecutionContext, project: NaosProject, naos: N
     earlier = order[:order.index(episode)]
     store = naos.canon_store()
     latest = store.latest_diffs(proj.id)
-    missing = [e for e in earlier if e not in latest]
+    # An earlier diff the gate has not judged yet (none recorded, or only proposed, e.g. in a concurrent backfill)
+    # would silently leave canon out: stop instead, and say what to run.
+    reviewed = store.reviewed(proj.id)
+    missing = [e for e in earlier if e not in latest or latest[e][0].sha256() not in reviewed]
     if missing:
         raise Failure(
-            description=f"the canon of {episode} folds the CanonDiffs of the episodes before it, and none is recorded "
-                        f"for {', '.join(missing)}: materialize canon_gate for those episodes first "
-                        f"(`naos render` does this by itself)",
+            description=f"the canon of {episode} folds the CanonDiffs of the episodes before it, and "
+                        f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} not been through the Canon "
+                        f"Gate yet: materialize canon_gate for {'it' if len(missing) == 1 else 'them'} first, in "
+                        f"episode order (`naos render` does this by itself)",
             metadata={"naos/exit_code": EXIT_PIPELINE_FAILED, "missing": ", ".join(missing)}, allow_retries=False)
     diffs = [latest[e][0].model_copy(update={"approval_status": latest[e][1]}) for e in earlier]
     statuses = {d.episode_id: d.approval_status for d in diffs}
@@ -151,9 +155,13 @@ def canon_gate(context: AssetExecutionContext, project: NaosProject, naos: NaosH
     diff_sha = store.record_diff(canon_diff)
     for warning in result.warnings:
         context.log.warning(describe_contradiction(warning))
+    history = store.status_history(proj.id, script.episode_id, diff_sha)
+    current = history[-1].status if history else None
+    by_person = len(history) > 1 and history[-1].approver not in ("canon_gate", AUTO_APPROVER)
     if result.status == "blocked":
-        store.set_status(proj.id, script.episode_id, diff_sha, "rejected", approver="canon_gate",
-                         note=f"{len(result.errors)} contradiction(s), {len(result.warnings)} warning(s)")
+        if current != "rejected":
+            store.set_status(proj.id, script.episode_id, diff_sha, "rejected", approver="canon_gate",
+                             note=f"{len(result.errors)} contradiction(s), {len(result.warnings)} warning(s)")
         found = [*result.errors, *(result.warnings if proj.continuity_mode == "strict" else [])]
         raise Failure(
             description=f"Canon Gate blocked {script.episode_id}: {len(found)} contradiction(s)\n"
@@ -163,7 +171,11 @@ def canon_gate(context: AssetExecutionContext, project: NaosProject, naos: NaosH
             allow_retries=False,
         )
     if not proj.human_checkpoints.approve_canon_diff:
-        store.set_status(proj.id, script.episode_id, diff_sha, "approved", approver=AUTO_APPROVER)
+        if current != "approved":
+            store.set_status(proj.id, script.episode_id, diff_sha, "approved", approver=AUTO_APPROVER)
+    elif not by_person and (len(history) <= 1 or current == "rejected"):  # a person's verdict stands
+        store.set_status(proj.id, script.episode_id, diff_sha, "pending", approver="canon_gate",
+                         note="passed the Canon Gate; awaiting approval (human_checkpoints.approve_canon_diff)")
     status = store.diff_status(proj.id, script.episode_id, diff_sha) or "pending"
     report = gate_report(canon_snapshot, script, canon_diff, result, continuity_mode=proj.continuity_mode)
     report = report.model_copy(update={"approval_status": status})
