@@ -13,7 +13,12 @@ EPISODE ?= s01e01
 install: $(VENV)/.installed
 
 # Exact pins: constraints.txt. The bundled ffmpeg (imageio-ffmpeg) is the only ffmpeg NAOS uses.
+# espeak-ng (Debian) is the local TTS: installed here when we are root on a Debian-like machine; without it NAOS
+# renders without voices and says so.
 $(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v espeak-ng >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
+	  else echo "naos: espeak-ng is not installed (apt-get install espeak-ng); episodes render without voices"; fi; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@

@@ -49,6 +49,7 @@ from .errors import InputError, load_json_model, load_yaml_model, read_yaml, val
 from .narrative import Arc, ArcBeat, ContextPack, EpisodePlan, RecallHit, StoryArc
 from .project import (
     ActionBeat,
+    AudioSettings,
     Character,
     DialogueBeat,
     EpisodeOutline,
@@ -60,6 +61,7 @@ from .project import (
     RenderProfileSettings,
     SceneOutline,
     Thread,
+    VoiceProfile,
     World,
     thread_id,
 )
@@ -94,6 +96,7 @@ __all__ = [
     "AssetManifest",
     "AssetNeed",
     "AudioIntent",
+    "AudioSettings",
     "Canon",
     "CanonCharacter",
     "CanonDiff",
@@ -146,6 +149,7 @@ __all__ = [
     "Thread",
     "TimelineEvent",
     "VOLine",
+    "VoiceProfile",
     "ValidationResult",
     "World",
     "WorldRule",

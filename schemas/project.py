@@ -58,6 +58,28 @@ class HumanCheckpoints(NaosModel):
     approve_external_spend: bool = True
 
 
+class VoiceProfile(NaosModel):
+    """A local TTS voice (espeak-ng): emotion tags adjust rate, pitch and volume from here."""
+
+    voice: str = Field("en", min_length=1, description="espeak-ng voice id, e.g. en-gb, en-us+f3")
+    pitch: int = Field(50, ge=0, le=99)
+    rate: int = Field(165, ge=80, le=450, description="words per minute")
+    volume: int = Field(100, ge=0, le=200)
+
+
+class AudioSettings(NaosModel):
+    narration: bool = Field(False, description="the narrator reads action beats")
+    narrator: VoiceProfile = Field(default_factory=lambda: VoiceProfile(voice="en", pitch=40, rate=150))
+    loudness_lufs: float = Field(-16.0, ge=-40, le=-5, description="integrated loudness target of the final mix")
+    true_peak_db: float = Field(-1.0, ge=-9, le=0, description="true-peak ceiling, dBTP")
+    music_bed: str | None = Field(None, description="music inside the asset library, played under the dialogue")
+
+    @field_validator("music_bed")
+    @classmethod
+    def _inside_library(cls, value: str | None) -> str | None:
+        return library_relative(value)
+
+
 class Character(NaosModel):
     id: ID
     name: str = Field(min_length=1)
@@ -66,6 +88,7 @@ class Character(NaosModel):
     location: str | None = None
     description: str = ""
     portrait: str | None = Field(None, description="image inside the asset library; default characters/<id>.png")
+    voice: VoiceProfile = Field(default_factory=VoiceProfile)
 
     @field_validator("portrait")
     @classmethod
@@ -143,6 +166,7 @@ class Project(Artifact):
     story_arc: str | None = Field(None, description="story arc YAML, relative to the project file")
     props: list[Prop] = Field(default_factory=list)
     world: World = Field(default_factory=World)
+    audio: AudioSettings = Field(default_factory=AudioSettings)
 
     @field_validator("render_profiles", mode="before")
     @classmethod
