@@ -16,8 +16,9 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_FAILED, EXIT_WAITING = 0, 2, 3, 4, 5
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXPORTS = [("episode_plan", "EpisodePlan.json"), ("canon_snapshot", "Canon.json"), ("canon_diff", "CanonDiff.json"),
            ("context_pack", "ContextPack.json"), ("script", "Script.json"), ("canon_gate", "GateReport.json"),
-           ("shot_list", "ShotList.json"), ("asset_manifest", "AssetManifest.json"),
-           ("render_plan", "RenderPlan.json"), ("render_output", "RenderOutput.json")]
+           ("voice_over", "VoiceOver.json"), ("shot_list", "ShotList.json"), ("asset_manifest", "AssetManifest.json"),
+           ("recording_packet", "RecordingPacket.json"), ("render_plan", "RenderPlan.json"),
+           ("episode_audio", "EpisodeAudio.json"), ("render_output", "RenderOutput.json")]
 
 
 def _say(msg: str) -> None:
@@ -164,8 +165,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def export(home: Path, episode: str, out: Path) -> None:
     """Copy the episode's artifacts out of the registry (verified on the way) into --out."""
+    from engines.audio.packets import packet_csv
     from io_managers import Registry
-    from schemas import RenderOutput
+    from schemas import RecordingPacket, RenderOutput
 
     registry = Registry.local(home / "artifacts")
     for asset, name in EXPORTS:
@@ -174,6 +176,13 @@ def export(home: Path, episode: str, out: Path) -> None:
     output = RenderOutput.model_validate_json((out / "RenderOutput.json").read_bytes())
     registry.export(output.video.sha256, out / "episode.mp4")
     registry.export(output.captions.sha256, out / "episode.srt")
+    for ref, name in ((output.captions_vtt, "episode.vtt"), (output.audiobook, "episode.m4a")):
+        if ref is not None:
+            registry.export(ref.sha256, out / name)
+    packet = RecordingPacket.model_validate_json((out / "RecordingPacket.json").read_bytes())
+    _write_atomic(out / "RecordingPacket.csv", packet_csv(packet))
+    for check in output.quality_checks:
+        _say(f"quality gate {check.name}: {'passed' if check.passed else 'FAILED (blocks publish)'}: {check.detail}")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

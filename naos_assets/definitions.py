@@ -6,6 +6,7 @@ from io_managers import RegistryIOManager
 from resources import NaosHome, NaosProject, default_naos_home, default_project_file
 from sensors import episode_partitions_sensor
 
+from .audio import assets as audio
 from .canon import assets as canon
 from .film import assets as film
 from .jobs import canon_check, render_episode
@@ -15,7 +16,7 @@ from .progress import naos_progress
 from .render import assets as render
 from .writing import assets as writing
 
-ASSETS = load_assets_from_modules([narrative, canon, writing, film, media, render])
+ASSETS = load_assets_from_modules([narrative, canon, writing, audio, film, media, render])
 
 
 def resources(project_file: str | None = None, naos_home: str | None = None) -> dict:

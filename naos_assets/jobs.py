@@ -5,7 +5,7 @@ from dagster import AssetSelection, define_asset_job, multi_or_in_process_execut
 
 render_episode = define_asset_job(
     "render_episode",
-    selection=AssetSelection.groups("narrative", "canon", "writing", "film", "media", "render"),
+    selection=AssetSelection.groups("narrative", "canon", "writing", "audio", "film", "media", "render"),
     executor_def=multi_or_in_process_executor,
     config={"execution": {"config": {"in_process": {}}}},
     description="Arc/outline -> plan -> canon + context -> Script -> Canon Gate -> ShotList -> AssetManifest -> "

@@ -23,7 +23,7 @@ class ScriptElement(NaosModel):
     speaker_name: str | None = None
     emotion: str | None = None
     hold_s: float | None = Field(None, gt=0)
-    line_id: str | None = Field(None, description="stable id of a dialogue line, e.g. sc01_l002")
+    line_id: str | None = Field(None, description="stable id of a line, e.g. sc01_l002 (dialogue), sc01_n001 (action)")
     actors: list[str] = Field(default_factory=list, description="character ids who perform an action")
 
 
@@ -220,11 +220,14 @@ class QualityCheck(NaosModel):
 
 
 class RenderOutput(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "1.1.0"
     episode_id: str
     profile: Profile
     video: FileRef
     captions: FileRef
+    captions_vtt: FileRef | None = None
+    audio: FileRef | None = Field(None, description="the episode mix (WAV)")
+    audiobook: FileRef | None = Field(None, description="the episode as an .m4a with one chapter per scene")
     audio_stems: list[FileRef] = Field(default_factory=list)
     duration_s: float
     frames: int

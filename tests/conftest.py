@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from engines.audio.voice import voice_over
 from engines.film import build_manifest, plan_shots
 from engines.writing import check_season, load_outline, load_project
-from schemas import AssetManifest, ContextPack, EpisodeOutline, EpisodePlan, Project, Script, ShotList
+from schemas import AssetManifest, ContextPack, EpisodeOutline, EpisodePlan, Project, Script, ShotList, sha256_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT_PROJECT = ROOT / "examples" / "pilot" / "project.yaml"
@@ -26,12 +27,21 @@ class Episode:
     manifest: AssetManifest
 
 
+_TAKES: dict[str, bytes] = {}  # TTS takes by cache key, for this test session
+
+
+def _keep(key: str, wav: bytes) -> str:
+    _TAKES[key] = wav
+    return sha256_bytes(wav)
+
+
 def run_pilot(episode_id: str, project_file: Path = PILOT_PROJECT) -> Episode:
     """narrative + canon + writing + film for one episode, as the pipeline chains them (earlier diffs that pass the
     gate approved; no recall, which needs the model and adds colour only)."""
     project = load_project(project_file)
     check = next(c for c in check_season(project, project_file) if c.plan.episode_id == episode_id)
-    shot_list = plan_shots(check.script, check.script.sha256())
+    voice = voice_over(check.script, check.script.sha256(), project, _TAKES.get, _keep)
+    shot_list = plan_shots(check.script, check.script.sha256(), {t.line_id: t.duration_s for t in voice.takes})
     manifest = build_manifest(shot_list, shot_list.sha256(), project)
     outline, _ = load_outline(project, project_file, episode_id)
     return Episode(project, outline, check.plan, check.context, check.script, shot_list, manifest)

@@ -113,7 +113,8 @@ def test_contradiction_blocks_the_episode_and_nothing_downstream_runs(tmp_path):
     fact = failure.metadata["contradictions"].value[1]["canon_fact"]
     assert (fact["subject"], fact["attribute"], fact["value"], fact["scene_id"]) == ("mara", "status", "dead", "sc02")
     assert "s01e01 sc02 beat 2: dead_character_speaks" in failure.description
-    for asset in ("canon_gate", "shot_list", "asset_manifest", "render_plan", "shot_clips", "render_output"):
+    for asset in ("canon_gate", "voice_over", "shot_list", "asset_manifest", "render_plan", "shot_clips",
+                  "render_output"):
         assert season.registry.get_ref(asset, "s01e01") is None, asset
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     assert "canon_gate" in started and "shot_list" not in started

@@ -18,7 +18,7 @@ from schemas import CONTRACTS
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "examples" / "pilot" / "project.yaml"
 STAGES = ["story_arc", "episode_plan", "canon_diff", "canon_snapshot", "context_pack", "script", "canon_gate",
-          "shot_list", "asset_manifest", "render_plan", "shot_clips", "render_output"]
+          "voice_over", "shot_list", "asset_manifest", "render_plan", "shot_clips", "render_output"]
 UP_TO_PLAN = STAGES[:-2]
 
 

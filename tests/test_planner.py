@@ -280,7 +280,23 @@ def test_writing_and_film_are_byte_identical_twice(episode: str, pilot, pipeline
     first, second = pilot[episode], pipeline(episode)
     for name in ("outline", "script", "shot_list", "manifest"):
         assert getattr(second, name).canonical_bytes() == getattr(first, name).canonical_bytes(), name
-    assert plan_shots(first.script, first.script.sha256()).canonical_bytes() == first.shot_list.canonical_bytes()
+    speech = {ln.line_id: round(ln.end_s - ln.start_s, 3) for shot in first.shot_list.shots for ln in shot.lines}
+    assert plan_shots(first.script, first.script.sha256(), speech).canonical_bytes() == \
+        first.shot_list.canonical_bytes()
+
+
+def test_shots_are_sized_to_the_voice_over(pilot):
+    """A longer take makes a longer shot, and the line's slot is the take's exact length (the lock reflects speech)."""
+    script = pilot["s01e01"].script
+    line = next(el for sc in script.scenes for el in sc.elements if el.kind == "dialogue")
+    short = plan_shots(script, script.sha256(), {line.line_id: 1.5})
+    long = plan_shots(script, script.sha256(), {line.line_id: 6.2})
+    shot = {s.id: s for s in short.shots}
+    (sid, slot_short), = [(s.id, s.lines[0]) for s in short.shots if s.lines and s.lines[0].line_id == line.line_id]
+    (slot_long,) = [s.lines[0] for s in long.shots if s.id == sid]
+    assert round(slot_short.end_s - slot_short.start_s, 3) == 1.5 and round(slot_long.end_s - slot_long.start_s, 3) == 6.2
+    assert {s.id: s.duration_s for s in long.shots}[sid] == 7.5 > shot[sid].duration_s
+    assert long.timing_lock_hash != short.timing_lock_hash
 
 
 HASHES = """

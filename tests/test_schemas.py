@@ -196,6 +196,32 @@ def _response(pilot: dict):
     )
 
 
+def _take() -> dict:
+    return {"line_id": "sc01_l001", "speaker_id": "ana", "text": "Late again.", "emotion": "tired", "voice": "en-gb",
+            "rate": 140, "pitch": 44, "volume": 85, "sha256": SHA_A, "duration_s": 1.2, "source": "tts"}
+
+
+def _voice_over(pilot: dict):
+    return CONTRACTS["VoiceOver"].new(episode_id="s01e01", script_sha256=SHA_A, engine="espeak-ng 1.51/naos-tts@1",
+                                      voiced=True, takes=[_take()])
+
+
+def _episode_audio(pilot: dict):
+    return CONTRACTS["EpisodeAudio"].new(
+        episode_id="s01e01", shot_list_sha256=SHA_A, voice_over_sha256=SHA_B, timing_lock_hash=SHA_C,
+        mix=_file_ref(SHA_A, "audio/wav"), duration_s=4.0, target_lufs=-16.0, true_peak_target_db=-1.0,
+        loudness={"integrated_lufs": -16.2, "true_peak_db": -1.4, "lra": 3.0},
+        placements=[{"line_id": "sc01_l001", "shot_id": "sc01_sh02", "start_s": 4.3, "end_s": 5.5}],
+    )
+
+
+def _recording_packet(pilot: dict):
+    return CONTRACTS["RecordingPacket"].new(episode_id="s01e01", timing_lock_hash=SHA_A, lines=[
+        {"speaker_id": "ana", "speaker_name": "Ana", "line_id": "sc01_l001", "shot_id": "sc01_sh02",
+         "scene_id": "sc01", "text": "Late again.", "emotion": "tired", "target_duration_s": 1.2,
+         "scene_context": "The Pier, day 1, dusk"}])
+
+
 SAMPLES: dict[str, Callable[[dict], Artifact]] = {
     "Project": _project,
     "EpisodeOutline": _outline,
@@ -205,6 +231,9 @@ SAMPLES: dict[str, Callable[[dict], Artifact]] = {
     "StoryArc": _story_arc,
     "EpisodePlan": _episode_plan,
     "ContextPack": _context_pack,
+    "VoiceOver": _voice_over,
+    "EpisodeAudio": _episode_audio,
+    "RecordingPacket": _recording_packet,
     "Script": _script,
     "ShotList": _shot_list,
     "AssetManifest": _manifest,
@@ -225,6 +254,9 @@ NESTED_REQUIRED: dict[str, list[str]] = {
     "StoryArc": ["arcs[0].beats[0].events", "arcs[0].id"],
     "EpisodePlan": ["scenes[0].beats[1].line", "unresolved_threads[0].text"],
     "ContextPack": ["characters[0].name", "recalled[0].score"],
+    "VoiceOver": ["takes[0].duration_s", "takes[0].voice"],
+    "EpisodeAudio": ["mix.sha256", "placements[0].shot_id", "loudness.lra"],
+    "RecordingPacket": ["lines[0].target_duration_s"],
     "CanonDiff": ["added_facts[0].attribute", "validation.contradictions[0].message"],
     "Script": ["scenes[0].elements[2].text", "scenes[1].location_id"],
     "ShotList": ["shots[2].lines[0].end_s", "shots[0].framing"],
@@ -272,7 +304,8 @@ def test_every_contract_has_a_sample():
 
 
 def test_every_artifact_class_is_a_contract():
-    defined = {cls for module in (schemas.artifacts, schemas.project, schemas.canon, schemas.narrative)
+    defined = {cls for module in (schemas.artifacts, schemas.project, schemas.canon, schemas.narrative,
+                                  schemas.audio)
                for _, cls in inspect.getmembers(module, inspect.isclass)
                if issubclass(cls, Artifact) and cls is not Artifact and cls.__module__ == module.__name__}
     assert defined == set(CONTRACTS.values())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from schemas import AssetManifest, AssetNeed, Project, ShotList, VOLine
 
-MANIFEST_VERSION = "manifest@1"
+MANIFEST_VERSION = "manifest@2"
+MUSIC_BED = "music:bed"
 FAST = {"angry", "urgent", "afraid", "excited"}
 SLOW = {"sad", "grief", "whisper", "tired"}
 
@@ -31,10 +32,13 @@ def build_manifest(shot_list: ShotList, shot_list_sha256: str, project: Project)
             pacing = "fast" if line.emotion in FAST else "slow" if line.emotion in SLOW else "normal"
             vo.append(VOLine(line_id=line.line_id, shot_id=shot.id, speaker_id=line.speaker_id, text=line.text,
                              emotion=line.emotion, pacing=pacing))
+    music = [AssetNeed(asset_id=MUSIC_BED, kind="music", description="music bed under the dialogue",
+                       library_path=project.audio.music_bed, shots=[s.id for s in shot_list.shots])
+             ] if project.audio.music_bed else []
     return AssetManifest.new(
         episode_id=shot_list.episode_id, shot_list_sha256=shot_list_sha256,
         timing_lock_hash=shot_list.timing_lock_hash,
         backgrounds=sorted(backgrounds.values(), key=lambda n: n.asset_id),
         character_packs=sorted(characters.values(), key=lambda n: n.asset_id),
-        vo_lines=vo,
+        vo_lines=vo, music=music,
     )

@@ -5,8 +5,9 @@ Templates (one shot each):
 - action: one action beat, the scene's characters in a wide frame.
 - dialogue: one line; medium, or close-up for intense emotions; every third line in a scene
   with two or more characters is a two-shot with the previous speaker.
-Durations come from reading/speech time (or an author's hold), rounded up to half seconds so
-they are whole frames at common frame rates. The timing lock hash covers the ordered
+Durations come from the real voice-over (each line's measured take, synthesized before the lock), or in no-voice
+mode from an estimate of speech time, or an author's hold; rounded up to half seconds so they are whole frames at
+common frame rates. A narrated action beat gets a narrator line and a shot long enough for it. The timing lock hash covers the ordered
 (shot id, duration in ms) list: any change of order or timing changes it.
 """
 
@@ -26,7 +27,7 @@ from schemas import (
     sha256_bytes,
 )
 
-PLANNER_VERSION = "shot-templates@1"
+PLANNER_VERSION = "shot-templates@2"
 
 WORDS_PER_SECOND = 2.6  # unhurried narration pace
 READING_WORDS_PER_SECOND = 3.0
@@ -70,8 +71,10 @@ def timing_lock_hash(shots: list[Shot]) -> str:
 
 
 def _action_shot(scene: ScriptScene, n: int, el: ScriptElement | None, establishing: bool, scene_index: int,
-                 mood: str) -> dict:
+                 mood: str, speech: dict[str, float]) -> dict:
     texts = [el.text] if el else []
+    narration = speech.get(el.line_id) if el and el.line_id else None
+    lines = []
     if el and el.hold_s:
         duration = el.hold_s
     elif el:
@@ -79,6 +82,11 @@ def _action_shot(scene: ScriptScene, n: int, el: ScriptElement | None, establish
                                             len(el.text.split()) / READING_WORDS_PER_SECOND + 1.0))
     else:
         duration = ESTABLISHING_S
+    if narration is not None and el is not None and el.line_id:
+        if not el.hold_s:  # an author's hold stands; the mix fits the take to it (or fails the shot)
+            duration = max(duration, LINE_LEAD_S + narration + LINE_TAIL_S)
+        lines = [ShotLine(line_id=el.line_id, speaker_id="narrator", speaker_name="Narrator", text=el.text,
+                          emotion="neutral", start_s=LINE_LEAD_S, end_s=round(LINE_LEAD_S + narration, 3))]
     return dict(
         template="establishing" if establishing else "action",
         duration_s=_half_seconds(duration),
@@ -86,13 +94,14 @@ def _action_shot(scene: ScriptScene, n: int, el: ScriptElement | None, establish
         movement="pan_right" if scene_index % 2 == 0 else "pan_left",
         characters=[] if establishing and el is None else list(scene.characters),
         action_beats=texts,
-        audio_intent=AudioIntent(sfx_tags=_sfx(texts), music_mood=mood),
+        lines=lines,
+        audio_intent=AudioIntent(vo_refs=[ln.line_id for ln in lines], sfx_tags=_sfx(texts), music_mood=mood),
     )
 
 
 def _dialogue_shot(scene: ScriptScene, el: ScriptElement, previous_speaker: str | None, line_no: int,
-                   mood: str) -> dict:
-    speech = _speech_s(el.text)
+                   mood: str, speech_s: dict[str, float]) -> dict:
+    speech = speech_s.get(el.line_id) if el.line_id in speech_s else _speech_s(el.text)
     duration = max(MIN_SHOT_S, _half_seconds(LINE_LEAD_S + speech + LINE_TAIL_S))
     intense = (el.emotion or "") in INTENSE
     two_shot = len(scene.characters) >= 2 and line_no % 3 == 0 and previous_speaker not in (None, el.speaker_id)
@@ -112,24 +121,26 @@ def _dialogue_shot(scene: ScriptScene, el: ScriptElement, previous_speaker: str 
     )
 
 
-def plan_shots(script: Script, script_sha256: str) -> ShotList:
+def plan_shots(script: Script, script_sha256: str, speech: dict[str, float] | None = None) -> ShotList:
+    """`speech`: line id -> the measured duration of its voice-over take (absent: estimated from the words)."""
+    speech = speech or {}
     shots: list[Shot] = []
     for scene_index, scene in enumerate(script.scenes):
         mood = _mood(scene)
         specs: list[dict] = []
         elements = list(scene.elements)
         if elements and elements[0].kind == "action":
-            specs.append(_action_shot(scene, 0, elements.pop(0), True, scene_index, mood))
+            specs.append(_action_shot(scene, 0, elements.pop(0), True, scene_index, mood, speech))
         else:
-            specs.append(_action_shot(scene, 0, None, True, scene_index, mood))
+            specs.append(_action_shot(scene, 0, None, True, scene_index, mood, speech))
         previous_speaker: str | None = None
         line_no = 0
         for el in elements:
             if el.kind == "action":
-                specs.append(_action_shot(scene, len(specs), el, False, scene_index, mood))
+                specs.append(_action_shot(scene, len(specs), el, False, scene_index, mood, speech))
             else:
                 line_no += 1
-                specs.append(_dialogue_shot(scene, el, previous_speaker, line_no, mood))
+                specs.append(_dialogue_shot(scene, el, previous_speaker, line_no, mood, speech))
                 previous_speaker = el.speaker_id
         for n, spec in enumerate(specs, start=1):
             shots.append(Shot(

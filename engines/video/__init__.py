@@ -2,11 +2,11 @@
 
 render_shot(shot, plan, asset_paths, out_path) -> frames        one video-only clip per shot
 concat_clips(clip_paths, out_path, plan, audio_path=None)       stream-copy join + one AAC track -> MediaInfo
-episode_cues(shot_list) / write_srt(cues, path)                  the SRT sidecar
+episode_cues(shot_list) / write_srt, write_vtt(cues, path)      the SRT and WebVTT sidecars
 render_one_pass(shot_list, plan, asset_paths, out_path)         the whole timeline in one run (speed floor)
 """
 
-from .captions import Cue, episode_cues, shot_cues, shot_frames, shot_offsets, write_ass, write_srt
+from .captions import Cue, episode_cues, shot_cues, shot_frames, shot_offsets, write_ass, write_srt, write_vtt
 from .episode import concat_clips
 from .ffmpeg import FONT_FAMILY, FONT_FILE, MediaInfo, RenderError, ffmpeg_exe, ffmpeg_version, probe, run_ffmpeg
 from .floor import render_one_pass
@@ -45,4 +45,5 @@ __all__ = [
     "shot_render_key",
     "write_ass",
     "write_srt",
+    "write_vtt",
 ]

@@ -8,11 +8,13 @@ to their shot, so a caption never spills into the next shot (as when burned per 
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import srt
+import webvtt
 
 from schemas.artifacts import CaptionSettings, Shot, ShotList
 
@@ -83,11 +85,39 @@ def _td(seconds: float) -> timedelta:
     return timedelta(milliseconds=round(seconds * 1000))
 
 
+SIDECAR_LINE_CHARS = 42  # the usual limit for a caption line, legible at 1280x720 and on phones
+
+
+def sidecar_lines(text: str) -> str:
+    """A cue wrapped for sidecar players (burned-in captions are wrapped by libass instead)."""
+    return "\n".join(textwrap.wrap(text, SIDECAR_LINE_CHARS, break_long_words=False, break_on_hyphens=False)) or text
+
+
 def srt_text(cues: list[Cue]) -> str:
     subs = [
-        srt.Subtitle(index=i, start=_td(c.start_s), end=_td(c.end_s), content=c.text) for i, c in enumerate(cues, 1)
+        srt.Subtitle(index=i, start=_td(c.start_s), end=_td(c.end_s), content=sidecar_lines(c.text))
+        for i, c in enumerate(cues, 1)
     ]
     return srt.compose(subs, reindex=True, start_index=1, strict=True, eol="\n")
+
+
+def _vtt_time(seconds: float) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    return f"{h:02d}:{m:02d}:{rem // 1000:02d}.{rem % 1000:03d}"
+
+
+def vtt_text(cues: list[Cue]) -> str:
+    captions = [webvtt.Caption(_vtt_time(c.start_s), _vtt_time(c.end_s), sidecar_lines(c.text)) for c in cues]
+    return webvtt.WebVTT(captions=captions).content
+
+
+def write_vtt(cues: list[Cue], path: Path | str) -> Path:
+    """Write the WebVTT sidecar (webvtt-py): UTF-8, \n newlines, the same cues and wrapping as the SRT."""
+    path = Path(path)
+    path.write_bytes(vtt_text(cues).encode("utf-8"))
+    return path
 
 
 def write_srt(cues: list[Cue], path: Path | str) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from schemas import ActionBeat, ContextPack, EpisodeOutline, EpisodePlan, InputError, Script, ScriptElement, ScriptScene
 
-GENERATOR = "template@2"
+GENERATOR = "template@3"
 
 _SPACE = re.compile(r"\s+")
 
@@ -53,11 +53,12 @@ def write_script(plan: EpisodePlan, pack: ContextPack) -> Script:
     scenes: list[ScriptScene] = []
     for scene in plan.scenes:
         elements: list[ScriptElement] = []
-        lines = 0
+        lines = actions = 0
         for beat in scene.beats:
             if isinstance(beat, ActionBeat):
+                actions += 1  # an action beat's id is what a narrator's take of it is filed under
                 elements.append(ScriptElement(kind="action", text=_clean(beat.action), hold_s=beat.duration_s,
-                                              actors=list(beat.actors)))
+                                              actors=list(beat.actors), line_id=f"{scene.id}_n{actions:03d}"))
             else:
                 lines += 1
                 elements.append(ScriptElement(

@@ -27,6 +27,8 @@ from dagster import (
     op,
 )
 
+from engines.audio.audiobook import write_m4a
+from engines.audio.episode import scene_chapters
 from engines.media import library_file, verify
 from engines.video import (
     RENDERER_VERSION,
@@ -39,14 +41,27 @@ from engines.video import (
     shot_frames,
     shot_render_key,
     write_srt,
+    write_vtt,
 )
+from engines.video.quality import QUALITY_VERSION, quality_checks
 from resources import NaosHome, NaosProject
-from schemas import FileRef, RenderOutput, RenderPlan, Shot, ShotClip, ShotClips, ShotList, canonical_json, sha256_bytes
+from schemas import (
+    EpisodeAudio,
+    FileRef,
+    RenderOutput,
+    RenderPlan,
+    Shot,
+    ShotClip,
+    ShotClips,
+    ShotList,
+    canonical_json,
+    sha256_bytes,
+)
 
 from ..partitions import episodes
 from ..stage import stage_output
 
-EPISODE_VERSION = "episode-concat@1"
+EPISODE_VERSION = "episode-concat@2"  # + the mix, WebVTT, the audiobook and quality gates
 
 
 def _sha_json(data: dict) -> str:
@@ -142,40 +157,57 @@ def shot_clips(render_plan: RenderPlan, shot_list: ShotList):
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render",
-       kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy, captions, hashes and lineage.")
-def render_output(context: AssetExecutionContext, naos: NaosHome, shot_clips: ShotClips, shot_list: ShotList,
-                  render_plan: RenderPlan) -> Output[RenderOutput]:
+       kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy with the mix, SRT and WebVTT "
+                                    "captions, the episode audiobook (.m4a, a chapter per scene), quality gates.")
+def render_output(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_clips: ShotClips,
+                  shot_list: ShotList, render_plan: RenderPlan, episode_audio: EpisodeAudio) -> Output[RenderOutput]:
     registry = naos.registry()
-    inputs = {"shot_clips": shot_clips.sha256(), "shot_list": shot_list.sha256(), "render_plan": render_plan.sha256()}
+    proj = project.load()
+    episode = shot_list.episode_id
+    inputs = {"shot_clips": shot_clips.sha256(), "shot_list": shot_list.sha256(), "render_plan": render_plan.sha256(),
+              "episode_audio": episode_audio.sha256()}
+    params = {"title": proj.title, "window": proj.target_duration_s.model_dump(), "quality": QUALITY_VERSION}
+
+    def keep(name: str, path: Path, media_type: str) -> FileRef:
+        sha = registry.put_file(path)
+        registry.put_record(f"render_output/{name}", context.partition_key, sha, schema_version=None, parents=inputs,
+                            params={}, code_version=EPISODE_VERSION, media_type=media_type, run_id=context.run_id)
+        return FileRef(uri=f"registry:{sha}", sha256=sha, bytes=path.stat().st_size, media_type=media_type)
 
     def build() -> RenderOutput:
+        cues = episode_cues(shot_list, fps=render_plan.fps)
         with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
-            video, captions = Path(tmp) / "episode.mp4", Path(tmp) / "episode.srt"
-            info = concat_clips([registry.path(c.sha256) for c in shot_clips.clips], video, render_plan)
-            write_srt(episode_cues(shot_list, fps=render_plan.fps), captions)
-            refs = {}
-            for name, path, media_type in (("video", video, "video/mp4"), ("captions", captions, "application/x-subrip")):
-                sha = registry.put_file(path)
-                registry.put_record(f"render_output/{name}", context.partition_key, sha, schema_version=None,
-                                    parents=inputs, params={}, code_version=EPISODE_VERSION, media_type=media_type,
-                                    run_id=context.run_id)
-                refs[name] = FileRef(uri=f"registry:{sha}", sha256=sha, bytes=path.stat().st_size,
-                                     media_type=media_type)
+            tmpdir = Path(tmp)
+            mix = registry.path(episode_audio.mix.sha256)
+            info = concat_clips([registry.path(c.sha256) for c in shot_clips.clips], tmpdir / "episode.mp4",
+                                render_plan, audio_path=mix)
+            write_srt(cues, tmpdir / "episode.srt")
+            write_vtt(cues, tmpdir / "episode.vtt")
+            write_m4a(mix, tmpdir / "episode.m4a", chapters=scene_chapters(shot_list, render_plan.fps),
+                      title=f"{proj.title} {episode}", album=proj.title, artist="NAOS",
+                      track=int(episode[-2:]) if episode[-2:].isdigit() else None)
+            refs = {name: keep(name, tmpdir / file, media_type) for name, file, media_type in (
+                ("video", "episode.mp4", "video/mp4"), ("captions", "episode.srt", "application/x-subrip"),
+                ("captions_vtt", "episode.vtt", "text/vtt"), ("audiobook", "episode.m4a", "audio/mp4"))}
         frames = sum(c.frames for c in shot_clips.clips)
+        duration = round(frames / render_plan.fps, 3)
+        placeholders = [a.asset_id for a in render_plan.assets if a.status == "placeholder"]
         return RenderOutput.new(
-            episode_id=shot_list.episode_id, profile=render_plan.profile, video=refs["video"],
-            captions=refs["captions"], duration_s=round(frames / render_plan.fps, 3), frames=frames,
-            shot_clips=shot_clips.clips,
-            placeholders=[a.asset_id for a in render_plan.assets if a.status == "placeholder"],
+            episode_id=episode, profile=render_plan.profile, video=refs["video"], captions=refs["captions"],
+            captions_vtt=refs["captions_vtt"], audio=episode_audio.mix, audiobook=refs["audiobook"],
+            duration_s=duration, frames=frames, shot_clips=shot_clips.clips, placeholders=placeholders,
             lineage={"script": shot_list.script_sha256, "shot_list": inputs["shot_list"],
                      "asset_manifest": render_plan.asset_manifest_sha256, "render_plan": inputs["render_plan"],
-                     "shot_clips": inputs["shot_clips"]},
+                     "shot_clips": inputs["shot_clips"], "episode_audio": inputs["episode_audio"]},
             provenance={"renderer": RENDERER_VERSION, "episode": EPISODE_VERSION, "ffmpeg": ffmpeg_version(),
                         "compute_origin": "local", "measured_duration_s": f"{info.duration_s:.3f}"},
+            quality_checks=quality_checks(cues, episode_audio, duration, proj.target_duration_s, placeholders),
         )
 
     return stage_output(
-        "render_output", naos, RenderOutput, inputs=inputs, params={}, code_version=EPISODE_VERSION, compute=build,
+        "render_output", naos, RenderOutput, inputs=inputs, params=params, code_version=EPISODE_VERSION,
+        compute=build,
         describe=lambda v: {"video_sha256": v.video.sha256, "duration_s": v.duration_s,
-                            "placeholders": ", ".join(v.placeholders) or "none"},
+                            "placeholders": ", ".join(v.placeholders) or "none",
+                            "quality": ", ".join(f"{q.name} {'ok' if q.passed else 'FAILED'}" for q in v.quality_checks)},
     )

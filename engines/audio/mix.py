@@ -1,0 +1,340 @@
+"""Dialogue fitting, track assembly, music ducking and loudness normalisation, over the bundled ffmpeg.
+
+Every function takes and returns WAV bytes: mono, 16-bit PCM, 48 kHz (`RATE`). Inputs in another layout (other rate,
+stereo, float, or any file ffmpeg decodes) are converted once by ffmpeg (`-ar 48000 -ac 1`). Sample-exact work (padding, trimming, placing clips) is done with
+numpy; everything that filters runs the bundled ffmpeg single-threaded with the bit-exact flags, so the same inputs
+give byte-identical outputs. Plain Python, no Dagster.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import re
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from engines.video.ffmpeg import BITEXACT_FLAGS, GLOBAL_FLAGS, RenderError, run_ffmpeg
+
+log = logging.getLogger(__name__)
+
+RATE = 48_000  # samples per second of every WAV this module reads or writes
+PCM_OUT: list[str] = ["-c:a", "pcm_s16le", "-ar", str(RATE), "-ac", "1", "-f", "wav"]
+
+# loudnorm_two_pass: how far under the gain's headroom peaks are pre-limited (per try), and how many tries
+PRELIMIT_MARGIN_DB = 0.5
+PRELIMIT_TRIES = 3
+# the music bed under dialogue: its level, and how hard dialogue ducks it (sidechaincompress options)
+MUSIC_BED_DB = -12.0
+DUCK_TAIL_S = 1.0  # extra signal fed past the end of a duck_music mix, then cut (see duck_music)
+DUCK = {"threshold": 0.015, "ratio": 4, "attack": 20, "release": 350, "knee": 2.5, "makeup": 1}
+
+
+class SlotError(ValueError):
+    """A line's audio does not fit its shot's slot, even time-stretched within the limit."""
+
+    def __init__(self, shot_id: str, line_id: str, needed_s: float, slot_s: float, stretch: float, limit: float):
+        self.shot_id = shot_id
+        self.line_id = line_id
+        self.needed_s = needed_s
+        self.slot_s = slot_s
+        self.stretch = stretch  # the fraction the line would have to be squeezed by (0.28 = 28 %)
+        self.limit = limit
+        super().__init__(
+            f"shot {shot_id}: line {line_id} needs {needed_s:.2f} s, its slot is {slot_s:.2f} s "
+            f"(a {stretch * 100:.0f} % squeeze; the limit is {limit * 100:.0f} %)"
+        )
+
+
+# ---- WAV <-> numpy ----------------------------------------------------------------------------------------------
+
+
+def samples_for(seconds: float) -> int:
+    """The number of samples in `seconds` at RATE, rounded to the nearest sample."""
+    return int(round(seconds * RATE))
+
+
+def wav_bytes(samples: np.ndarray) -> bytes:
+    """Mono 16-bit 48 kHz WAV bytes of `samples` (int16, or float in [-1, 1], clipped). A plain 44-byte header."""
+    if samples.dtype != np.int16:
+        samples = np.clip(np.round(np.asarray(samples, dtype=np.float64) * 32767.0), -32768, 32767).astype(np.int16)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def read_wav(wav: bytes | Path | str) -> np.ndarray:
+    """The samples of a WAV (bytes, or a path to any audio file ffmpeg reads) as int16 mono at RATE. Anything but a
+    plain mono 16-bit 48 kHz WAV is converted by ffmpeg (downmix, aresample)."""
+    path = Path(wav).resolve() if isinstance(wav, (Path, str)) else None
+    data = path.read_bytes() if path is not None else wav
+    try:
+        with wave.open(io.BytesIO(data), "rb") as w:
+            if (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getcomptype()) == (1, 2, RATE, "NONE"):
+                return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
+    except (wave.Error, EOFError):
+        pass  # not a plain PCM WAV (WAVE_FORMAT_EXTENSIBLE, float, AAC, ...): let ffmpeg read it
+    with tempfile.TemporaryDirectory(prefix="naos-audio-") as tmp:
+        dst = Path(tmp) / "out.wav"
+        if path is None:
+            path = Path(tmp) / "in.wav"
+            path.write_bytes(data)
+        _ffmpeg([*GLOBAL_FLAGS, "-i", f"file:{path}", "-map", "0:a:0", *PCM_OUT, *BITEXACT_FLAGS, f"file:{dst}"],
+                f"decode {path.name} to 48 kHz mono")  # fmt: skip
+        return read_wav(dst.read_bytes())
+
+
+def duration_s(wav: bytes | Path | str) -> float:
+    return len(read_wav(wav)) / RATE
+
+
+def _fit_length(samples: np.ndarray, n: int) -> np.ndarray:
+    """Pad with silence or trim at the end to exactly n samples."""
+    if len(samples) >= n:
+        return samples[:n]
+    return np.concatenate([samples, np.zeros(n - len(samples), dtype=samples.dtype)])
+
+
+def _ffmpeg(args: list[str], what: str, *, loglevel: str = "error") -> str:
+    return run_ffmpeg(args, what, loglevel=loglevel).stderr
+
+
+def _filter_wav(samples: np.ndarray, af: str, what: str) -> np.ndarray:
+    """Run one mono 48 kHz signal through an ffmpeg -af chain; the result as int16 at RATE."""
+    with tempfile.TemporaryDirectory(prefix="naos-audio-") as tmp:
+        src, dst = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        src.write_bytes(wav_bytes(samples))
+        _ffmpeg([*GLOBAL_FLAGS, "-i", f"file:{src}", "-af", af, *PCM_OUT, *BITEXACT_FLAGS, f"file:{dst}"], what)
+        return read_wav(dst.read_bytes())
+
+
+# ---- fitting a line to its slot ---------------------------------------------------------------------------------
+
+
+def atempo_chain(tempo: float) -> str:
+    """An atempo filter for `tempo` (>1 plays faster). One atempo covers 0.5..100, so one stage suffices here."""
+    return f"atempo={tempo:.6f}"
+
+
+def fit_to_slot(wav: bytes, slot_s: float, *, shot_id: str, line_id: str, max_stretch: float = 0.10) -> bytes:
+    """`wav` made exactly `slot_s` long (to the sample): padded with silence if it fits, time-compressed with atempo
+    (pitch kept) if it is longer by at most `max_stretch` of the slot, else SlotError."""
+    if slot_s <= 0:
+        raise ValueError(f"shot {shot_id}: line {line_id} has an empty slot ({slot_s} s)")
+    samples = read_wav(wav)
+    slot_n = samples_for(slot_s)
+    if len(samples) <= slot_n:
+        return wav_bytes(_fit_length(samples, slot_n))
+    squeeze = len(samples) / slot_n - 1.0
+    if squeeze > max_stretch + 1e-9:
+        raise SlotError(shot_id, line_id, len(samples) / RATE, slot_n / RATE, squeeze, max_stretch)
+    stretched = _filter_wav(samples, atempo_chain(len(samples) / slot_n), f"time-stretch {shot_id}/{line_id}")
+    return wav_bytes(_fit_length(stretched, slot_n))
+
+
+# ---- the dialogue track -----------------------------------------------------------------------------------------
+
+
+def assemble_track(placements: list[tuple[float, bytes]], duration_s: float) -> bytes:
+    """A WAV exactly `duration_s` long with each (start_s, wav) clip placed at its start sample. Overlaps add
+    (clipped to 16 bits); a clip that starts before 0 or runs past the end is a ValueError."""
+    total = samples_for(duration_s)
+    track = np.zeros(total, dtype=np.int32)
+    for start_s, wav in placements:
+        clip = read_wav(wav)
+        start = samples_for(start_s)
+        if start < 0 or start + len(clip) > total:
+            raise ValueError(
+                f"a clip of {len(clip) / RATE:.3f} s at {start_s:.3f} s does not fit a {duration_s:.3f} s track"
+            )
+        track[start : start + len(clip)] += clip
+    return wav_bytes(np.clip(track, -32768, 32767).astype(np.int16))
+
+
+# ---- music under dialogue ---------------------------------------------------------------------------------------
+
+
+def duck_filter(*, bed_db: float = MUSIC_BED_DB) -> str:
+    """The filter_complex for duck_music: input 0 the dialogue, input 1 the music bed, both mono 48 kHz and already
+    exactly as long as the result; output [out]."""
+    duck = ":".join(f"{k}={v}" for k, v in DUCK.items())
+    return (
+        f"[1:a]volume={bed_db}dB[bed];"
+        f"[0:a]asplit=2[dlg][key];"
+        f"[bed][key]sidechaincompress={duck}[ducked];"
+        f"[dlg][ducked]amix=inputs=2:duration=longest:normalize=0[out]"
+    )
+
+
+def loop_to(samples: np.ndarray, n: int) -> np.ndarray:
+    """`samples` repeated end to end (or trimmed) to exactly n samples."""
+    if len(samples) == 0:
+        return np.zeros(n, dtype=np.int16)
+    return np.tile(samples, -(-n // len(samples)))[:n]
+
+
+def duck_music(dialogue_wav: bytes, music_path: Path, duration_s: float) -> bytes:
+    """Dialogue over a music bed: the music (any format ffmpeg reads, downmixed to mono 48 kHz) looped or trimmed to
+    `duration_s` sample-exactly, lowered by MUSIC_BED_DB dB and ducked under the dialogue (sidechaincompress keyed by
+    the dialogue), then summed with it (amix normalize=0). Exactly `duration_s` long.
+
+    Determinism: the filter graph's last ~0.2 s differed between runs (how many final frames sidechaincompress/amix
+    emit at EOF depends on which input's end the graph sees first), with `-stream_loop -1` or with two finite inputs
+    of equal length. So both inputs run DUCK_TAIL_S past the end and the result is cut at exactly n samples; the
+    music loop is done here, sample-exact, rather than with `-stream_loop`."""
+    music_path = Path(music_path)
+    if not music_path.is_file():
+        raise RenderError(f"duck music under dialogue: {music_path}", "music file does not exist")
+    n = samples_for(duration_s)
+    margin = samples_for(DUCK_TAIL_S)
+    dialogue = _fit_length(read_wav(dialogue_wav), n + margin)
+    music = loop_to(read_wav(music_path), n + margin)
+    with tempfile.TemporaryDirectory(prefix="naos-audio-") as tmp:
+        dlg, bed, dst = Path(tmp) / "dialogue.wav", Path(tmp) / "music.wav", Path(tmp) / "mix.wav"
+        dlg.write_bytes(wav_bytes(dialogue))
+        bed.write_bytes(wav_bytes(music))
+        _ffmpeg(
+            [*GLOBAL_FLAGS, "-i", f"file:{dlg}", "-i", f"file:{bed}",
+             "-filter_complex", duck_filter(), "-map", "[out]", *PCM_OUT, *BITEXACT_FLAGS, f"file:{dst}"],
+            "duck music under dialogue",
+        )  # fmt: skip
+        mixed = read_wav(dst.read_bytes())
+    if len(mixed) < n:
+        raise RenderError("duck music under dialogue", f"ffmpeg returned {len(mixed)} samples, expected {n}")
+    return wav_bytes(mixed[:n])
+
+
+# ---- loudness ---------------------------------------------------------------------------------------------------
+
+_EBUR128 = {
+    "integrated_lufs": re.compile(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf)\s*LUFS"),
+    "lra_lu": re.compile(r"Loudness range:\s*LRA:\s*(-?[\d.]+|-inf)\s*LU"),
+    "true_peak_dbtp": re.compile(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf)\s*dBFS"),
+}
+
+
+def measure_loudness(wav_or_path: bytes | Path | str) -> dict[str, float]:
+    """EBU R128 figures of a recording, from ffmpeg's ebur128 filter (peak=true: 4x oversampled true peak):
+    {"integrated_lufs", "true_peak_dbtp", "lra_lu"} (0.1 resolution; -inf for silence)."""
+    with tempfile.TemporaryDirectory(prefix="naos-audio-") as tmp:
+        if isinstance(wav_or_path, (bytes, bytearray)):
+            src = Path(tmp) / "in.wav"
+            src.write_bytes(wav_or_path)
+        else:
+            src = Path(wav_or_path).resolve()
+        err = _ffmpeg([*GLOBAL_FLAGS, "-nostats", "-i", f"file:{src}", "-map", "0:a:0",
+                       "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"],
+                      "measure loudness", loglevel="info")  # fmt: skip
+    summary = err[err.rfind("Summary:") :]
+    out: dict[str, float] = {}
+    for key, pattern in _EBUR128.items():
+        m = pattern.search(summary)
+        if m is None:
+            raise RenderError("measure loudness", f"no {key} in the ebur128 summary:\n{summary[-800:]}")
+        out[key] = float(m.group(1))
+    return out
+
+
+def _loudnorm_json(stderr: str) -> dict[str, str]:
+    start = stderr.rfind("{")
+    end = stderr.rfind("}")
+    if start < 0 or end < start:
+        raise RenderError("loudnorm", f"no JSON report in ffmpeg's output:\n{stderr[-800:]}")
+    return json.loads(stderr[start : end + 1])
+
+
+def _finite(value: str, floor: float) -> float:
+    x = float(value)
+    return x if math.isfinite(x) else floor
+
+
+def _loudnorm_measure(src: Path, target: str) -> dict:
+    err = _ffmpeg([*GLOBAL_FLAGS, "-nostats", "-i", f"file:{src}", "-af", f"loudnorm={target}:print_format=json",
+                   "-f", "null", "-"], "loudnorm pass 1 (measure)", loglevel="info")  # fmt: skip
+    return _loudnorm_json(err)
+
+
+def linear_possible(measured: dict, target_lufs: float, true_peak_db: float, lra: float) -> tuple[bool, str]:
+    """Whether loudnorm's pass 2 will stay linear, by its own rule (af_loudnorm.c): the gain must not push the true
+    peak over the target and the measured LRA must not exceed the target LRA. Returns (ok, why not)."""
+    i, tp, m_lra = (round(_finite(measured[k], -99), 2) for k in ("input_i", "input_tp", "input_lra"))
+    if tp + (target_lufs - i) > true_peak_db:
+        return False, "true peak"
+    if m_lra > lra:
+        return False, "LRA"
+    return True, ""
+
+
+def prelimit_filter(limit_db: float) -> str:
+    """A lookahead peak limiter at `limit_db` dBFS, no make-up gain, delay compensated (same timing)."""
+    return f"alimiter=limit={10 ** (limit_db / 20):.6f}:level=disabled:latency=1:attack=5:release=50"
+
+
+def loudnorm_two_pass_report(
+    wav: bytes, target_lufs: float = -16.0, true_peak_db: float = -1.0, lra: float = 11.0
+) -> tuple[bytes, dict]:
+    """loudnorm_two_pass, also returning what happened: loudnorm's pass-1 measurement (`measured`), its pass-2 report
+    (`applied`), `normalization_type` ("linear" or "dynamic", as loudnorm reports it) and `prelimit_db` (the
+    alimiter ceiling applied first, or None)."""
+    samples = read_wav(wav)
+    target = f"I={target_lufs:g}:TP={true_peak_db:g}:LRA={lra:g}"
+    prelimit_db = None
+    with tempfile.TemporaryDirectory(prefix="naos-audio-") as tmp:
+        src, dst = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        src.write_bytes(wav_bytes(samples))
+        measured = _loudnorm_measure(src, target)
+        if not math.isfinite(float(measured["input_i"])):
+            return wav_bytes(samples), {"measured": measured, "applied": None, "normalization_type": "none (silence)",
+                                        "prelimit_db": None}  # fmt: skip
+        # Peaky speech: the gain to reach target_lufs would push the true peak over the limit, and loudnorm would
+        # fall back to dynamic mode (which undershot by 1.2 LU on a 60 s dialogue mix). Limit the peaks first,
+        # to the headroom the gain leaves minus a margin, re-measure, and try again a little lower if need be.
+        for attempt in range(PRELIMIT_TRIES):
+            ok, why = linear_possible(measured, target_lufs, true_peak_db, lra)
+            if ok or why != "true peak":
+                break
+            ceiling = true_peak_db - (target_lufs - float(measured["input_i"])) - PRELIMIT_MARGIN_DB * (attempt + 1)
+            if ceiling < -24.0:  # alimiter's lowest limit; this much squashing is not worth it
+                break
+            prelimit_db = round(ceiling, 2)
+            src.write_bytes(wav_bytes(_filter_wav(samples, prelimit_filter(prelimit_db), "pre-limit peaks")))
+            measured = _loudnorm_measure(src, target)
+        af = loudnorm_pass2_filter(measured, target_lufs, true_peak_db, lra)
+        err = _ffmpeg([*GLOBAL_FLAGS, "-nostats", "-i", f"file:{src}", "-af", af, *PCM_OUT, *BITEXACT_FLAGS,
+                       f"file:{dst}"], "loudnorm pass 2 (apply)", loglevel="info")  # fmt: skip
+        applied = _loudnorm_json(err)
+        out = _fit_length(read_wav(dst.read_bytes()), len(samples))
+    kind = applied.get("normalization_type", "?")
+    if kind != "linear":
+        log.warning("loudnorm fell back to %s mode (measured I=%s TP=%s LRA=%s; target %s)", kind,
+                    measured["input_i"], measured["input_tp"], measured["input_lra"], target)  # fmt: skip
+    report = {"measured": measured, "applied": applied, "normalization_type": kind, "prelimit_db": prelimit_db}
+    return wav_bytes(out), report
+
+
+def loudnorm_pass2_filter(measured: dict, target_lufs: float, true_peak_db: float, lra: float) -> str:
+    """Pass 2: loudnorm with pass 1's measurements and linear=true, then back from its 192 kHz to RATE (swr)."""
+    return (
+        f"loudnorm=I={target_lufs:g}:TP={true_peak_db:g}:LRA={lra:g}"
+        f":measured_I={_finite(measured['input_i'], -99):.2f}:measured_TP={_finite(measured['input_tp'], -99):.2f}"
+        f":measured_LRA={_finite(measured['input_lra'], 0):.2f}"
+        f":measured_thresh={_finite(measured['input_thresh'], -99):.2f}"
+        f":offset={_finite(measured['target_offset'], 0):.2f}:linear=true:print_format=json,"
+        f"aresample={RATE}:resampler=swr"
+    )
+
+
+def loudnorm_two_pass(wav: bytes, target_lufs: float = -16.0, true_peak_db: float = -1.0, lra: float = 11.0) -> bytes:
+    """`wav` normalised to `target_lufs` integrated with true peak at most `true_peak_db`: pass 1 measures with
+    loudnorm, pass 2 applies loudnorm with the measured values and linear=true (loudnorm falls back to dynamic mode
+    when a linear gain would break the true-peak or LRA target; logged), resampled back to 48 kHz. Same length."""
+    return loudnorm_two_pass_report(wav, target_lufs, true_peak_db, lra)[0]

@@ -1,0 +1,99 @@
+"""Audio stage: voice-over before the timing lock (shots are sized to real speech), the mix after it."""
+
+from dagster import AssetDep, AssetExecutionContext, Failure, Output, asset
+
+from engines.audio import tts
+from engines.audio.episode import MIX_VERSION, episode_length_s, mix_episode
+from engines.audio.mix import SlotError
+from engines.audio.packets import PACKET_VERSION
+from engines.audio.packets import recording_packet as make_packet
+from engines.audio.voice import VOICE_VERSION
+from engines.audio.voice import voice_over as make_voice_over
+from engines.film import MUSIC_BED
+from resources import NaosHome, NaosProject
+from schemas import EpisodeAudio, FileRef, RecordingPacket, RenderPlan, Script, ShotList, VoiceOver
+
+from ..partitions import episodes
+from ..stage import EXIT_PIPELINE_FAILED, bad_input, stage_output
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=VOICE_VERSION, group_name="audio",
+       kinds={"audio"}, deps=[AssetDep("canon_gate")], description="Voice-over (§19.0 Audio): every line voiced by its speaker's espeak-ng profile "
+                                    "before the timing lock; TTS takes cached in the registry by (text, voice, engine).")
+def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, script: Script) -> Output[VoiceOver]:
+    with bad_input():
+        proj = project.load()
+    registry = naos.registry()
+    engine = tts.engine_version() if tts.available() else "none"
+    if engine == "none":
+        context.log.warning(tts.INSTALL_HINT)
+
+    def cached(key: str) -> bytes | None:
+        sha = registry.cache_get(key)
+        return None if sha is None else registry.get_bytes(sha)
+
+    def store(key: str, wav: bytes) -> str:
+        sha = registry.put_bytes(wav)
+        registry.cache_put(key, sha, "voice_over/take")
+        return sha
+
+    voices = {c.id: c.voice.model_dump() for c in proj.characters}
+    return stage_output(
+        "voice_over", naos, VoiceOver, inputs={"script": script.sha256()},
+        params={"engine": engine, "voices": voices, "narration": proj.audio.narration,
+                "narrator": proj.audio.narrator.model_dump()},
+        code_version=VOICE_VERSION, compute=lambda: make_voice_over(script, script.sha256(), proj, cached, store),
+        describe=lambda v: {"engine": v.engine, "takes": len(v.takes), "voiced": v.voiced,
+                            "speech_s": round(sum(t.duration_s for t in v.takes), 2)},
+    )
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PACKET_VERSION, group_name="audio",
+       kinds={"json", "csv"}, description="Recording packet: every line by speaker with its id, text, emotion, target "
+                                          "duration and scene, for human voice actors (JSON; `naos render` adds CSV).")
+def recording_packet(context: AssetExecutionContext, naos: NaosHome, shot_list: ShotList) -> Output[RecordingPacket]:
+    return stage_output(
+        "recording_packet", naos, RecordingPacket, inputs={"shot_list": shot_list.sha256()}, params={},
+        code_version=PACKET_VERSION, compute=lambda: make_packet(shot_list),
+        describe=lambda v: {"lines": len(v.lines), "speakers": len({ln.speaker_id for ln in v.lines})},
+    )
+
+
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=MIX_VERSION, group_name="audio",
+       kinds={"audio"}, description="The episode mix after the timing lock: takes fitted to their slots (±10 % atempo), "
+                                    "music ducked under dialogue, two-pass loudnorm to the project's target.")
+def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_list: ShotList,
+                  voice_over: VoiceOver, render_plan: RenderPlan) -> Output[EpisodeAudio]:
+    with bad_input():
+        proj = project.load()
+    registry = naos.registry()
+    bed = next((a for a in render_plan.assets if a.asset_id == MUSIC_BED and a.status == "resolved"), None)
+    music = project.library(proj) / bed.uri.removeprefix("library:") if bed else None
+    inputs = {"shot_list": shot_list.sha256(), "voice_over": voice_over.sha256(), "render_plan": render_plan.sha256()}
+    params = {"target_lufs": proj.audio.loudness_lufs, "true_peak_db": proj.audio.true_peak_db}
+
+    def compute() -> EpisodeAudio:
+        try:
+            wav, placements, loudness = mix_episode(
+                shot_list, voice_over, registry.get_bytes, fps=render_plan.fps, music=music,
+                target_lufs=proj.audio.loudness_lufs, true_peak_db=proj.audio.true_peak_db)
+        except SlotError as exc:
+            raise Failure(description=f"QA: {exc}", allow_retries=False,
+                          metadata={"naos/exit_code": EXIT_PIPELINE_FAILED, "shot_id": exc.shot_id,
+                                    "line_id": exc.line_id}) from None
+        sha = registry.put_bytes(wav)
+        registry.put_record("episode_audio/mix", shot_list.episode_id, sha, schema_version=None, parents=inputs,
+                            params=params, code_version=MIX_VERSION, media_type="audio/wav", run_id=context.run_id)
+        return EpisodeAudio.new(
+            episode_id=shot_list.episode_id, shot_list_sha256=inputs["shot_list"],
+            voice_over_sha256=inputs["voice_over"], timing_lock_hash=shot_list.timing_lock_hash,
+            mix=FileRef(uri=f"registry:{sha}", sha256=sha, bytes=len(wav), media_type="audio/wav"),
+            duration_s=round(episode_length_s(shot_list, render_plan.fps), 3), target_lufs=params["target_lufs"],
+            true_peak_target_db=params["true_peak_db"], loudness=loudness, music_bed=bed.uri if bed else None,
+            placements=placements)
+
+    return stage_output(
+        "episode_audio", naos, EpisodeAudio, inputs=inputs, params=params, code_version=MIX_VERSION, compute=compute,
+        describe=lambda v: {"lines": len(v.placements), "music_bed": v.music_bed or "none",
+                            "integrated_lufs": v.loudness.integrated_lufs if v.loudness else "silent"},
+    )

@@ -1,0 +1,94 @@
+"""Audio contracts (seed 004 §19.0 Audio, seed 000 Audio Engine): voice-over takes before the timing lock, the
+episode mix after it, and the recording packet human voice actors work from."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .artifacts import FileRef
+from .base import Artifact, NaosModel
+
+
+class VoiceTake(NaosModel):
+    """One spoken line: its audio in the registry (None in no-voice mode) and its real duration."""
+
+    line_id: str
+    speaker_id: str = Field(description="a character id, or 'narrator' for a narrated action beat")
+    text: str
+    emotion: str
+    voice: str
+    rate: int
+    pitch: int
+    volume: int
+    sha256: str | None = Field(None, description="WAV (mono 16-bit 48 kHz) in the registry; None without a voice")
+    duration_s: float = Field(gt=0)
+    source: Literal["tts", "estimate", "studio"]
+
+
+class VoiceOver(Artifact):
+    """Every line of an episode voiced before the timing lock, so the shot planner sizes shots to real speech."""
+
+    SCHEMA_VERSION = "1.0.0"
+    episode_id: str
+    script_sha256: str
+    engine: str = Field(description="the TTS engine and version, or 'none' in no-voice mode")
+    voiced: bool
+    takes: list[VoiceTake] = Field(default_factory=list)
+
+    def take(self, line_id: str) -> VoiceTake | None:
+        return next((t for t in self.takes if t.line_id == line_id), None)
+
+
+class Placement(NaosModel):
+    line_id: str
+    shot_id: str
+    start_s: float = Field(ge=0, description="from the start of the episode")
+    end_s: float
+    tempo: float = Field(1.0, description="atempo applied to fit the locked slot (1.0: none)")
+
+
+class Loudness(NaosModel):
+    integrated_lufs: float
+    true_peak_db: float
+    lra: float
+
+
+class EpisodeAudio(Artifact):
+    """The episode's mix after the timing lock: dialogue placed in its slots, music ducked under it, loudness
+    normalised (two-pass loudnorm)."""
+
+    SCHEMA_VERSION = "1.0.0"
+    episode_id: str
+    shot_list_sha256: str
+    voice_over_sha256: str
+    timing_lock_hash: str
+    mix: FileRef
+    duration_s: float
+    target_lufs: float
+    true_peak_target_db: float
+    loudness: Loudness | None = Field(None, description="measured on the final mix; None for a silent mix")
+    music_bed: str | None = None
+    placements: list[Placement] = Field(default_factory=list)
+
+
+class RecordingLine(NaosModel):
+    speaker_id: str
+    speaker_name: str
+    line_id: str
+    shot_id: str
+    scene_id: str
+    text: str
+    emotion: str
+    target_duration_s: float
+    scene_context: str
+
+
+class RecordingPacket(Artifact):
+    """For human voice actors: every line with its id, so a studio take can replace the TTS take line by line."""
+
+    SCHEMA_VERSION = "1.0.0"
+    episode_id: str
+    timing_lock_hash: str
+    lines: list[RecordingLine] = Field(default_factory=list)
