@@ -18,7 +18,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "examples" / "pilot"
 OUTPUTS = ["EpisodePlan.json", "Canon.json", "CanonDiff.json", "ContextPack.json", "Script.json", "GateReport.json",
-           "ShotList.json", "AssetManifest.json", "RenderPlan.json", "RenderOutput.json", "episode.mp4", "episode.srt"]
+           "VoiceOver.json", "ShotList.json", "AssetManifest.json", "RecordingPacket.json", "RecordingPacket.csv",
+           "RenderPlan.json", "EpisodeAudio.json", "RenderOutput.json", "episode.mp4", "episode.srt", "episode.vtt",
+           "episode.m4a"]
 GOLDEN = ROOT / "tests" / "golden" / "s01e01.sha256.json"
 
 
@@ -60,6 +62,46 @@ def test_render_writes_every_artifact(first_render):
     assert output["video"]["sha256"] == digests(out)["episode.mp4"]
     assert output["placeholders"] == []  # s01e01's locations are all in the library
     assert output["lineage"]["script"] == digests(out)["Script.json"]
+
+
+def test_render_is_voiced_mixed_and_checked(first_render):
+    """Voices before the lock (slots = real takes), two speakers with distinct pitch, the mix at -16 LUFS, captions
+    in sync, an audiobook with a chapter per scene, a recording packet per line."""
+    import av
+
+    from engines.audio.tts import estimate_f0
+    from io_managers import Registry
+
+    out = first_render / "out"
+    voice = json.loads((out / "VoiceOver.json").read_text())
+    shots = json.loads((out / "ShotList.json").read_text())["shots"]
+    slots = {ln["line_id"]: round(ln["end_s"] - ln["start_s"], 3) for s in shots for ln in s["lines"]}
+    assert voice["voiced"] and voice["engine"].startswith("espeak-ng ")
+    assert {t["line_id"]: t["duration_s"] for t in voice["takes"]} == slots  # the lock reflects real speech
+    registry = Registry.local(first_render / "home" / "artifacts")
+    pitch = {t["speaker_id"]: estimate_f0(registry.get_bytes(t["sha256"])) for t in voice["takes"]}
+    assert pitch["tobias"] < 150 < pitch["mara"], pitch  # the keeper's low voice, Mara's high one
+
+    output = json.loads((out / "RenderOutput.json").read_text())
+    checks = {q["name"]: q for q in output["quality_checks"]}
+    assert set(checks) == {"caption_sync", "loudness", "runtime", "missing_assets"}
+    assert all(q["passed"] for q in checks.values()), checks
+    audio = json.loads((out / "EpisodeAudio.json").read_text())
+    assert abs(audio["loudness"]["integrated_lufs"] + 16) <= 1 and audio["loudness"]["true_peak_db"] <= -0.9
+    assert len(audio["placements"]) == len(slots)
+
+    vtt = (out / "episode.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and vtt.count(" --> ") == (out / "episode.srt").read_text().count(" --> ") == 5
+    with av.open(str(out / "episode.m4a")) as m4a:
+        chapters = m4a.chapters()
+        assert [c["metadata"].get("title") for c in chapters] == [
+            "Gull Point Lighthouse, day 1, dusk", "Gull Point Harbour, day 1, midnight",
+            "Gull Point Lighthouse, day 2, dawn"]
+        assert m4a.metadata.get("album") == "The Lamp at Gull Point"
+    rows = (out / "RecordingPacket.csv").read_text().splitlines()
+    assert rows[0].startswith("speaker_id,speaker_name,line_id,shot_id") and len(rows) == 1 + len(slots)
+    with av.open(str(out / "episode.mp4")) as mp4:
+        assert [s.type for s in mp4.streams] == ["video", "audio"]
 
 
 def test_golden_render_is_byte_identical(first_render, tmp_path):

@@ -85,8 +85,10 @@ def _action_shot(scene: ScriptScene, n: int, el: ScriptElement | None, establish
     if narration is not None and el is not None and el.line_id:
         if not el.hold_s:  # an author's hold stands; the mix fits the take to it (or fails the shot)
             duration = max(duration, LINE_LEAD_S + narration + LINE_TAIL_S)
+        # the slot is what the shot leaves after the lead-in: the mix fits the take to it, or fails the shot
+        end = min(LINE_LEAD_S + narration, _half_seconds(duration))
         lines = [ShotLine(line_id=el.line_id, speaker_id="narrator", speaker_name="Narrator", text=el.text,
-                          emotion="neutral", start_s=LINE_LEAD_S, end_s=round(LINE_LEAD_S + narration, 3))]
+                          emotion="neutral", start_s=LINE_LEAD_S, end_s=round(max(end, LINE_LEAD_S + 0.1), 3))]
     return dict(
         template="establishing" if establishing else "action",
         duration_s=_half_seconds(duration),

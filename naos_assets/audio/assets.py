@@ -83,7 +83,7 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
                                     "line_id": exc.line_id}) from None
         sha = registry.put_bytes(wav)
         registry.put_record("episode_audio/mix", shot_list.episode_id, sha, schema_version=None, parents=inputs,
-                            params=params, code_version=MIX_VERSION, media_type="audio/wav", run_id=context.run_id)
+                            params=params, code_version=MIX_VERSION, media_type="audio/wav", run_id=context.run.run_id)
         return EpisodeAudio.new(
             episode_id=shot_list.episode_id, shot_list_sha256=inputs["shot_list"],
             voice_over_sha256=inputs["voice_over"], timing_lock_hash=shot_list.timing_lock_hash,

@@ -105,7 +105,7 @@ def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: Na
         registry.put_record("shot_clip", context.partition_key, sha, schema_version=None,
                             parents={"render_plan": render_plan.sha256(), "shot": _sha_json(step["shot"])},
                             params={"render_key": key}, code_version=RENDERER_VERSION, media_type="video/mp4",
-                            run_id=context.run_id)
+                            run_id=context.run.run_id)
         registry.cache_put(key, sha, "shot_clip")
     context.log.info(f"shot {shot.id}: {'cache hit' if hit else 'rendered'} in {perf_counter() - started:.2f}s")
     return {"shot_id": shot.id, "sha256": sha, "frames": frames, "render_key": key, "cache_hit": hit}
@@ -171,7 +171,7 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
     def keep(name: str, path: Path, media_type: str) -> FileRef:
         sha = registry.put_file(path)
         registry.put_record(f"render_output/{name}", context.partition_key, sha, schema_version=None, parents=inputs,
-                            params={}, code_version=EPISODE_VERSION, media_type=media_type, run_id=context.run_id)
+                            params={}, code_version=EPISODE_VERSION, media_type=media_type, run_id=context.run.run_id)
         return FileRef(uri=f"registry:{sha}", sha256=sha, bytes=path.stat().st_size, media_type=media_type)
 
     def build() -> RenderOutput:
