@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from dagster import DagsterEventType, DagsterInstance
 
-from schemas import ErrorRecord, RunSummary, StageTiming
+from schemas import ErrorRecord, QualityCheck, RunSummary, StageTiming
 
 
 def _iso(ts: float) -> str:
@@ -46,6 +46,7 @@ def build_run_summary(instance: DagsterInstance, run_id: str, project_id: str, e
     cache: dict[str, bool] = {}
     shot_cache: dict[str, bool] = {}
     artifacts: dict[str, str] = {}
+    checks: list[QualityCheck] = []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None:
@@ -67,6 +68,10 @@ def build_run_summary(instance: DagsterInstance, run_id: str, project_id: str, e
                 cache[name] = bool(meta["naos/cache_hit"])
             if "naos/shot_cache" in meta:
                 shot_cache.update({k: bool(v) for k, v in meta["naos/shot_cache"].items()})
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            check = event.event_specific_data
+            checks.append(QualityCheck(name=check.check_name, passed=check.passed,
+                                       detail=str(_plain(check.metadata.get("detail", "")))))
     for timing in stages:
         asset = timing.stage.split(".")[0]
         if timing.stage == asset and asset in cache:
@@ -82,5 +87,5 @@ def build_run_summary(instance: DagsterInstance, run_id: str, project_id: str, e
         run_id=run_id, project_id=project_id, episode_id=episode_id, status=status, exit_code=exit_code,
         started_at=_iso(started), finished_at=_iso(finished), duration_s=round(finished - started, 3),
         stages=stages, cache_hits=hits, cache_misses=misses, shot_cache=shot_cache,
-        errors=[*errors, *extra_errors], artifacts=artifacts,
+        errors=[*errors, *extra_errors], artifacts=artifacts, quality_checks=checks,
     )

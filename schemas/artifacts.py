@@ -256,7 +256,7 @@ class ErrorRecord(NaosModel):
 
 
 class RunSummary(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "1.1.0"
     run_id: str
     project_id: str
     episode_id: str
@@ -271,6 +271,7 @@ class RunSummary(Artifact):
     shot_cache: dict[str, bool] = Field(default_factory=dict, description="shot id -> cache hit")
     errors: list[ErrorRecord] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(default_factory=dict, description="artifact name -> sha256")
+    quality_checks: list[QualityCheck] = Field(default_factory=list, description="§15 gates, as Dagster asset checks")
 
 
 # ---- §21 RenderPackage v1 ----------------------------------------------------------------------

@@ -102,6 +102,9 @@ def test_render_is_voiced_mixed_and_checked(first_render):
     assert rows[0].startswith("speaker_id,speaker_name,line_id,shot_id") and len(rows) == 1 + len(slots)
     with av.open(str(out / "episode.mp4")) as mp4:
         assert [s.type for s in mp4.streams] == ["video", "audio"]
+    # the gates ran as Dagster asset checks and are in the run summary too
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert {q["name"]: q["passed"] for q in summary["quality_checks"]} == {name: True for name in checks}
 
 
 def test_golden_render_is_byte_identical(first_render, tmp_path):

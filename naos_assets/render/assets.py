@@ -11,6 +11,9 @@ from pathlib import Path
 from time import perf_counter
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     DataVersion,
@@ -156,11 +159,22 @@ def shot_clips(render_plan: RenderPlan, shot_list: ShotList):
     return collect_clips(clips.collect(), render_plan, shot_list)
 
 
+QUALITY_GATES = {
+    "caption_sync": "every cue within ±100 ms of its voice-over line",
+    "loudness": "integrated loudness within ±1 LU of the project's target, true peak under its ceiling",
+    "runtime": "episode duration within the project's target_duration_s window",
+    "missing_assets": "no placeholder in the episode (each one is listed and flagged)",
+}
+
+
+# §15 quality gates as Dagster asset checks beside the asset: a failing gate warns (it blocks publish, not preview).
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render",
        kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy with the mix, SRT and WebVTT "
-                                    "captions, the episode audiobook (.m4a, a chapter per scene), quality gates.")
+                                    "captions, the episode audiobook (.m4a, a chapter per scene), quality gates.",
+       check_specs=[AssetCheckSpec(name, asset="render_output", description=text)
+                    for name, text in QUALITY_GATES.items()])
 def render_output(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_clips: ShotClips,
-                  shot_list: ShotList, render_plan: RenderPlan, episode_audio: EpisodeAudio) -> Output[RenderOutput]:
+                  shot_list: ShotList, render_plan: RenderPlan, episode_audio: EpisodeAudio):
     registry = naos.registry()
     proj = project.load()
     episode = shot_list.episode_id
@@ -204,10 +218,13 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
             quality_checks=quality_checks(cues, episode_audio, duration, proj.target_duration_s, placeholders),
         )
 
-    return stage_output(
+    out = stage_output(
         "render_output", naos, RenderOutput, inputs=inputs, params=params, code_version=EPISODE_VERSION,
         compute=build,
         describe=lambda v: {"video_sha256": v.video.sha256, "duration_s": v.duration_s,
-                            "placeholders": ", ".join(v.placeholders) or "none",
-                            "quality": ", ".join(f"{q.name} {'ok' if q.passed else 'FAILED'}" for q in v.quality_checks)},
+                            "placeholders": ", ".join(v.placeholders) or "none"},
     )
+    yield out
+    for check in out.value.quality_checks:
+        yield AssetCheckResult(check_name=check.name, passed=check.passed, severity=AssetCheckSeverity.WARN,
+                               metadata={"detail": check.detail})
