@@ -214,6 +214,45 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audiobook(args: argparse.Namespace) -> int:
+    """The season as one .m4b (a chapter per episode), from the episodes already rendered on this NAOS_HOME."""
+    from dagster import execute_job
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from io_managers import Registry
+    from naos_assets.run_summary import failure_metadata
+    from schemas import InputError, SeasonAudiobook
+
+    project_file = Path(args.project).resolve()
+    try:
+        from engines.writing import load_project
+
+        load_project(project_file)
+    except InputError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    home = naos_home()
+    os.environ["NAOS_HOME"], os.environ["NAOS_PROJECT"] = str(home), str(project_file)
+    instance = dagster_instance(home)
+    repo = ReconstructableRepository.for_module("naos_assets.definitions", "defs", working_directory=str(REPO_ROOT))
+    result = execute_job(repo.get_reconstructable_job("season_m4b"), instance=instance,
+                         run_config={"loggers": {"naos_progress": {}}, "execution": {"config": executor_config(1)}})
+    if not result.success:
+        failures = failure_metadata(instance, result.run_id)
+        for step, message, _ in failures:
+            _say(f"{step}: {message}")
+        return exit_code_of(failures)
+    registry = Registry.local(home / "artifacts")
+    ref = registry.get_ref("season_audiobook", None)
+    book = SeasonAudiobook.model_validate_json(registry.get_bytes(ref["sha256"]))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    registry.export(ref["sha256"], out / "SeasonAudiobook.json")
+    registry.export(book.m4b.sha256, out / "season.m4b")
+    _say(f"audiobook: {out / 'season.m4b'} ({len(book.chapters)} chapters)")
+    return EXIT_OK
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas.export import export_json_schemas
 
@@ -237,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     validate = sub.add_parser("validate", help="check a project, its outlines and arc, and the season's canon")
     validate.add_argument("--project", required=True)
     validate.set_defaults(func=cmd_validate)
+    book = sub.add_parser("audiobook", help="the season as one .m4b, once every episode is rendered")
+    book.add_argument("--project", required=True)
+    book.add_argument("--out", required=True, help="folder for season.m4b and SeasonAudiobook.json")
+    book.set_defaults(func=cmd_audiobook)
     schemas = sub.add_parser("schemas", help="export JSON Schemas")
     schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
     schemas.set_defaults(func=cmd_schemas)

@@ -9,7 +9,7 @@ from sensors import episode_partitions_sensor
 from .audio import assets as audio
 from .canon import assets as canon
 from .film import assets as film
-from .jobs import canon_check, render_episode
+from .jobs import canon_check, render_episode, season_audiobook_job
 from .media import assets as media
 from .narrative import assets as narrative
 from .progress import naos_progress
@@ -31,7 +31,7 @@ def resources(project_file: str | None = None, naos_home: str | None = None) -> 
 def build_definitions(project_file: str | None = None, naos_home: str | None = None) -> Definitions:
     return Definitions(
         assets=ASSETS,
-        jobs=[render_episode, canon_check],
+        jobs=[render_episode, canon_check, season_audiobook_job],
         sensors=[episode_partitions_sensor],
         resources=resources(project_file, naos_home),
         loggers={"naos_progress": naos_progress},

@@ -20,3 +20,10 @@ canon_check = define_asset_job(
     executor_def=multi_or_in_process_executor,
     description="Everything up to the Canon Gate: plan, CanonDiff, canon snapshot, context pack, script, gate.",
 )
+
+# The season's .m4b, once every episode is rendered (`naos audiobook`).
+season_audiobook_job = define_asset_job(
+    "season_m4b", selection=AssetSelection.groups("audiobook"),
+    config={"execution": {"config": {"in_process": {}}}}, executor_def=multi_or_in_process_executor,
+    description="The season as one .m4b with a chapter per episode.",
+)

@@ -26,7 +26,17 @@ from .artifacts import (
     StageTiming,
     VOLine,
 )
-from .audio import EpisodeAudio, Loudness, Placement, RecordingLine, RecordingPacket, VoiceOver, VoiceTake
+from .audio import (
+    AudiobookChapter,
+    EpisodeAudio,
+    Loudness,
+    Placement,
+    RecordingLine,
+    RecordingPacket,
+    SeasonAudiobook,
+    VoiceOver,
+    VoiceTake,
+)
 from .base import Artifact, NaosModel, canonical_json, sha256_bytes
 from .canon import (
     STORY,
@@ -80,6 +90,7 @@ CONTRACTS: dict[str, type[Artifact]] = {
     "VoiceOver": VoiceOver,
     "EpisodeAudio": EpisodeAudio,
     "RecordingPacket": RecordingPacket,
+    "SeasonAudiobook": SeasonAudiobook,
     "Script": Script,
     "ShotList": ShotList,
     "AssetManifest": AssetManifest,
@@ -101,6 +112,7 @@ __all__ = [
     "AssetNeed",
     "AudioIntent",
     "AudioSettings",
+    "AudiobookChapter",
     "Canon",
     "CanonCharacter",
     "CanonDiff",
@@ -144,6 +156,7 @@ __all__ = [
     "RunSummary",
     "STORY",
     "SceneOutline",
+    "SeasonAudiobook",
     "Script",
     "ScriptElement",
     "ScriptScene",

@@ -150,6 +150,7 @@ class ResolvedAsset(NaosModel):
 
 class CaptionSettings(NaosModel):
     burn_in: bool = True
+    speaker_labels: bool = Field(True, description='cues read "Name: line"')
     sidecar: Literal["srt"] = "srt"
     font: str = "DejaVu Sans"
     font_size: int = 28

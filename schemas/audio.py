@@ -92,3 +92,20 @@ class RecordingPacket(Artifact):
     episode_id: str
     timing_lock_hash: str
     lines: list[RecordingLine] = Field(default_factory=list)
+
+
+class AudiobookChapter(NaosModel):
+    title: str
+    start_s: float
+    end_s: float
+
+
+class SeasonAudiobook(Artifact):
+    """A season as one .m4b (seed 000 audiobook delivery): the episodes' audiobooks end to end, a chapter each."""
+
+    SCHEMA_VERSION = "1.0.0"
+    project_id: str
+    title: str
+    episodes: list[str]
+    m4b: FileRef
+    chapters: list[AudiobookChapter] = Field(default_factory=list)

@@ -42,6 +42,7 @@ class RenderProfileSettings(NaosModel):
     height: int = Field(720, gt=0)
     fps: int = Field(24, gt=0, le=120)
     burn_in_captions: bool = True
+    speaker_labels: bool = Field(True, description='captions read "Name: line"; false: the line alone')
 
 
 class CostPolicy(NaosModel):

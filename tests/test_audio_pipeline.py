@@ -62,3 +62,42 @@ def test_take_longer_than_its_locked_slot_fails_the_mix_naming_the_shot(tmp_path
     registry = Registry.local(tmp_path / "home" / "artifacts")
     assert registry.get_ref("voice_over", "s01e01") is not None
     assert registry.get_ref("episode_audio", "s01e01") is None
+
+
+def test_season_audiobook_has_a_chapter_per_episode(tmp_path):
+    """A two-episode season: `naos audiobook` refuses until both are rendered, then writes one .m4b."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import av
+
+    dest = tmp_path / "pilot"
+    shutil.copytree(PILOT, dest)
+    project = yaml.safe_load((dest / "project.yaml").read_text())
+    project["episodes"] = project["episodes"][:2]
+    del project["story_arc"]  # its beats name all six episodes
+    (dest / "project.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | {"NAOS_HOME": str(tmp_path / "home")}
+
+    def naos(*args):
+        return subprocess.run([sys.executable, "-m", "naos_assets.cli", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    early = naos("audiobook", "--project", str(dest / "project.yaml"), "--out", str(tmp_path / "book"))
+    assert early.returncode == 4 and "not yet: s01e01, s01e02" in early.stderr, early.stderr
+    for episode in ("s01e01", "s01e02"):
+        done = naos("render", "--project", str(dest / "project.yaml"), "--episode", episode,
+                    "--out", str(tmp_path / episode))
+        assert done.returncode == 0, done.stderr
+    book = naos("audiobook", "--project", str(dest / "project.yaml"), "--out", str(tmp_path / "book"))
+    assert book.returncode == 0, book.stderr
+    meta = json.loads((tmp_path / "book" / "SeasonAudiobook.json").read_text())
+    with av.open(str(tmp_path / "book" / "season.m4b")) as m4b:
+        chapters = m4b.chapters()
+        assert [c["metadata"].get("title") for c in chapters] == ["s01e01", "s01e02"]
+        assert m4b.metadata.get("album") == "The Lamp at Gull Point"
+    assert [c["title"] for c in meta["chapters"]] == ["s01e01", "s01e02"]
+    durations = [json.loads((tmp_path / e / "RenderOutput.json").read_text())["duration_s"] for e in ("s01e01", "s01e02")]
+    assert meta["chapters"][1]["start_s"] == durations[0]

@@ -222,6 +222,12 @@ def _recording_packet(pilot: dict):
          "scene_context": "The Pier, day 1, dusk"}])
 
 
+def _season_audiobook(pilot: dict):
+    return CONTRACTS["SeasonAudiobook"].new(
+        project_id="demo", title="Demo", episodes=["s01e01"], m4b=_file_ref(SHA_A, "audio/mp4"),
+        chapters=[{"title": "s01e01", "start_s": 0.0, "end_s": 47.0}])
+
+
 SAMPLES: dict[str, Callable[[dict], Artifact]] = {
     "Project": _project,
     "EpisodeOutline": _outline,
@@ -234,6 +240,7 @@ SAMPLES: dict[str, Callable[[dict], Artifact]] = {
     "VoiceOver": _voice_over,
     "EpisodeAudio": _episode_audio,
     "RecordingPacket": _recording_packet,
+    "SeasonAudiobook": _season_audiobook,
     "Script": _script,
     "ShotList": _shot_list,
     "AssetManifest": _manifest,
@@ -257,6 +264,7 @@ NESTED_REQUIRED: dict[str, list[str]] = {
     "VoiceOver": ["takes[0].duration_s", "takes[0].voice"],
     "EpisodeAudio": ["mix.sha256", "placements[0].shot_id", "loudness.lra"],
     "RecordingPacket": ["lines[0].target_duration_s"],
+    "SeasonAudiobook": ["m4b.sha256", "chapters[0].title"],
     "CanonDiff": ["added_facts[0].attribute", "validation.contradictions[0].message"],
     "Script": ["scenes[0].elements[2].text", "scenes[1].location_id"],
     "ShotList": ["shots[2].lines[0].end_s", "shots[0].framing"],

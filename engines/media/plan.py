@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas import AssetManifest, CaptionSettings, RenderPlan, RenderProfileSettings, ResolvedAsset
 
-PLAN_VERSION = "render-plan@1"
+PLAN_VERSION = "render-plan@2"
 
 
 def build_render_plan(manifest: AssetManifest, manifest_sha256: str, resolved: list[ResolvedAsset],
@@ -13,7 +13,8 @@ def build_render_plan(manifest: AssetManifest, manifest_sha256: str, resolved: l
         episode_id=manifest.episode_id, profile=profile, width=settings.width, height=settings.height,
         aspect=_aspect(settings.width, settings.height), fps=settings.fps,
         timing_lock_hash=manifest.timing_lock_hash, shot_list_sha256=manifest.shot_list_sha256,
-        asset_manifest_sha256=manifest_sha256, captions=CaptionSettings(burn_in=settings.burn_in_captions),
+        asset_manifest_sha256=manifest_sha256, captions=CaptionSettings(burn_in=settings.burn_in_captions,
+                                                                speaker_labels=settings.speaker_labels),
         assets=resolved,
     )
 

@@ -39,7 +39,7 @@ def render_one_pass(shot_list: ShotList, plan: RenderPlan, asset_paths: dict[str
             frames += n
         gb.chains.append(f"{''.join(labels)}concat=n={len(labels)}:v=1:a=0[joined]")
         video = "[joined]"
-        cues = episode_cues(shot_list, fps=plan.fps) if plan.captions.burn_in else []
+        cues = episode_cues(shot_list, fps=plan.fps, label=plan.captions.speaker_labels) if plan.captions.burn_in else []
         if cues:
             write_ass(cues, workdir / "captions.ass", width=plan.width, height=plan.height, captions=plan.captions)
             gb.chains.append(f"{video}{caption_filter('captions.ass')}[out]")

@@ -307,7 +307,8 @@ def render_shot(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path], out_
         workdir = Path(tmp)
         gb = GraphBuilder(workdir, plan.fps)
         label, frames = build_shot_chain(gb, shot, plan, asset_paths, "s")
-        cues = shot_cues(shot, shot_length_s=frames / plan.fps) if plan.captions.burn_in else []
+        cues = shot_cues(shot, shot_length_s=frames / plan.fps, label=plan.captions.speaker_labels) \
+            if plan.captions.burn_in else []
         if cues:
             write_ass(cues, workdir / "captions.ass", width=plan.width, height=plan.height, captions=plan.captions)
             gb.chains.append(f"{label}{caption_filter('captions.ass')}[out]")

@@ -1,8 +1,13 @@
-"""Audio stage: voice-over before the timing lock (shots are sized to real speech), the mix after it."""
+"""Audio stage: voice-over before the timing lock (shots are sized to real speech), the mix after it, recording
+packets, and the season audiobook."""
 
-from dagster import AssetDep, AssetExecutionContext, Failure, Output, asset
+import tempfile
+from pathlib import Path
+
+from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, Failure, Output, asset
 
 from engines.audio import tts
+from engines.audio.audiobook import write_m4b
 from engines.audio.episode import MIX_VERSION, episode_length_s, mix_episode
 from engines.audio.mix import SlotError
 from engines.audio.packets import PACKET_VERSION
@@ -11,10 +16,23 @@ from engines.audio.voice import VOICE_VERSION
 from engines.audio.voice import voice_over as make_voice_over
 from engines.film import MUSIC_BED
 from resources import NaosHome, NaosProject
-from schemas import EpisodeAudio, FileRef, RecordingPacket, RenderPlan, Script, ShotList, VoiceOver
+from schemas import (
+    AudiobookChapter,
+    EpisodeAudio,
+    FileRef,
+    RecordingPacket,
+    RenderOutput,
+    RenderPlan,
+    Script,
+    SeasonAudiobook,
+    ShotList,
+    VoiceOver,
+)
 
 from ..partitions import episodes
 from ..stage import EXIT_PIPELINE_FAILED, bad_input, stage_output
+
+SEASON_VERSION = "season-m4b@1"
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=VOICE_VERSION, group_name="audio",
@@ -97,3 +115,41 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
         describe=lambda v: {"lines": len(v.placements), "music_bed": v.music_bed or "none",
                             "integrated_lufs": v.loudness.integrated_lufs if v.loudness else "silent"},
     )
+
+
+@asset(io_manager_key="registry", code_version=SEASON_VERSION, group_name="audiobook", kinds={"audio"},
+       deps=[AssetDep("render_output", partition_mapping=AllPartitionMapping())],
+       description="The season as one .m4b, a chapter per episode, from the episodes' audiobooks (seed 000).")
+def season_audiobook(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[SeasonAudiobook]:
+    with bad_input():
+        proj = project.load()
+    registry = naos.registry()
+    outputs = {}
+    for ep in proj.episodes:
+        ref = registry.get_ref("render_output", ep.id)
+        outputs[ep.id] = None if ref is None else RenderOutput.model_validate_json(registry.get_bytes(ref["sha256"]))
+    missing = [e for e, out in outputs.items() if out is None or out.audiobook is None]
+    if missing:
+        raise Failure(description=f"the season audiobook needs every episode rendered; not yet: {', '.join(missing)} "
+                                  f"(`naos render --episode <id>` each, or a backfill of render_episode)",
+                      metadata={"naos/exit_code": EXIT_PIPELINE_FAILED, "missing": ", ".join(missing)},
+                      allow_retries=False)
+    inputs = {e: out.audiobook.sha256 for e, out in outputs.items()}
+
+    def compute() -> SeasonAudiobook:
+        with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
+            m4b = write_m4b([(e, registry.path(sha)) for e, sha in inputs.items()], Path(tmp) / "season.m4b",
+                            title=proj.title, artist="NAOS")
+            sha = registry.put_file(m4b)
+            size = m4b.stat().st_size
+        chapters, start = [], 0.0
+        for e, out in outputs.items():
+            chapters.append(AudiobookChapter(title=e, start_s=round(start, 3), end_s=round(start + out.duration_s, 3)))
+            start += out.duration_s
+        return SeasonAudiobook.new(project_id=proj.id, title=proj.title, episodes=list(inputs),
+                                   m4b=FileRef(uri=f"registry:{sha}", sha256=sha, bytes=size, media_type="audio/mp4"),
+                                   chapters=chapters)
+
+    return stage_output("season_audiobook", naos, SeasonAudiobook, inputs=inputs, params={"title": proj.title},
+                        code_version=SEASON_VERSION, compute=compute,
+                        describe=lambda v: {"episodes": len(v.episodes), "m4b_sha256": v.m4b.sha256})

@@ -189,7 +189,7 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
         return FileRef(uri=f"registry:{sha}", sha256=sha, bytes=path.stat().st_size, media_type=media_type)
 
     def build() -> RenderOutput:
-        cues = episode_cues(shot_list, fps=render_plan.fps)
+        cues = episode_cues(shot_list, fps=render_plan.fps, label=render_plan.captions.speaker_labels)
         with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
             tmpdir = Path(tmp)
             mix = registry.path(episode_audio.mix.sha256)
