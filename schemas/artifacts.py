@@ -116,8 +116,17 @@ class VOLine(NaosModel):
     pacing: Literal["slow", "normal", "fast"] = "normal"
 
 
+class BeatMarker(NaosModel):
+    """An audio scene object's beat (seed 000): where a line starts or ends, or an action beat lands, in episode time."""
+
+    kind: Literal["line_start", "line_end", "action"]
+    ref: str = Field(description="the line id, or the shot id of an action beat")
+    shot_id: str
+    at_s: float = Field(ge=0)
+
+
 class AssetManifest(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "1.1.0"
     episode_id: str
     shot_list_sha256: str
     timing_lock_hash: str
@@ -125,6 +134,7 @@ class AssetManifest(Artifact):
     backgrounds: list[AssetNeed] = Field(default_factory=list)
     props: list[AssetNeed] = Field(default_factory=list)
     vo_lines: list[VOLine] = Field(default_factory=list)
+    beat_markers: list[BeatMarker] = Field(default_factory=list, description="line starts/ends and action beats")
     sfx: list[AssetNeed] = Field(default_factory=list)
     music: list[AssetNeed] = Field(default_factory=list)
 

@@ -322,3 +322,21 @@ def test_byte_identical_across_processes_and_hash_seeds(pilot):
                               timeout=120, check=False)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == expected, f"PYTHONHASHSEED={seed}"
+
+
+@pytest.mark.parametrize("episode", EPISODES)
+def test_manifest_beat_markers_follow_the_locked_timeline(episode: str, pilot):
+    ep = pilot[episode]
+    markers = ep.manifest.beat_markers
+    starts = {m.ref: m.at_s for m in markers if m.kind == "line_start"}
+    ends = {m.ref: m.at_s for m in markers if m.kind == "line_end"}
+    assert set(starts) == set(ends) == {v.line_id for v in ep.manifest.vo_lines}
+    offset = 0.0
+    for shot in ep.shot_list.shots:
+        for line in shot.lines:
+            assert starts[line.line_id] == round(offset + line.start_s, 3)
+            assert ends[line.line_id] == round(offset + line.end_s, 3)
+        offset += shot.duration_s
+    actions = [m for m in markers if m.kind == "action"]
+    assert [m.shot_id for m in actions] == [s.id for s in ep.shot_list.shots if s.action_beats]
+    assert [m.at_s for m in markers] == sorted(m.at_s for m in markers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas import AssetManifest, AssetNeed, Project, ShotList, VOLine
+from schemas import AssetManifest, AssetNeed, BeatMarker, Project, ShotList, VOLine
 
 MANIFEST_VERSION = "manifest@2"
 MUSIC_BED = "music:bed"
@@ -14,7 +14,17 @@ def build_manifest(shot_list: ShotList, shot_list_sha256: str, project: Project)
     backgrounds: dict[str, AssetNeed] = {}
     characters: dict[str, AssetNeed] = {}
     vo: list[VOLine] = []
+    markers: list[BeatMarker] = []
+    at = 0.0
     for shot in shot_list.shots:
+        if shot.action_beats:
+            markers.append(BeatMarker(kind="action", ref=shot.id, shot_id=shot.id, at_s=round(at, 3)))
+        for line in shot.lines:
+            markers.append(BeatMarker(kind="line_start", ref=line.line_id, shot_id=shot.id,
+                                      at_s=round(at + line.start_s, 3)))
+            markers.append(BeatMarker(kind="line_end", ref=line.line_id, shot_id=shot.id,
+                                      at_s=round(at + line.end_s, 3)))
+        at += shot.duration_s
         loc = project.location(shot.environment)
         assert loc is not None, f"shot {shot.id}: unknown location {shot.environment}"
         need = backgrounds.setdefault(loc.id, AssetNeed(
@@ -40,5 +50,5 @@ def build_manifest(shot_list: ShotList, shot_list_sha256: str, project: Project)
         timing_lock_hash=shot_list.timing_lock_hash,
         backgrounds=sorted(backgrounds.values(), key=lambda n: n.asset_id),
         character_packs=sorted(characters.values(), key=lambda n: n.asset_id),
-        vo_lines=vo, music=music,
+        vo_lines=vo, beat_markers=markers, music=music,
     )
