@@ -9,7 +9,7 @@ from pydantic import Field
 from .base import Artifact, NaosModel
 
 Framing = Literal["establishing", "wide", "medium", "two_shot", "close_up"]
-Movement = Literal["static", "pan_left", "pan_right", "push_in"]
+Movement = Literal["static", "pan_left", "pan_right", "push_in", "ken_burns"]
 Profile = Literal["preview_local", "standard_local", "hq_providerX"]
 
 
@@ -181,7 +181,7 @@ class EncoderSettings(NaosModel):
 
 
 class RenderPlan(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "1.1.0"
     episode_id: str
     profile: Profile = "preview_local"
     width: int
@@ -193,7 +193,12 @@ class RenderPlan(Artifact):
     asset_manifest_sha256: str
     captions: CaptionSettings = Field(default_factory=CaptionSettings)
     encoder: EncoderSettings = Field(default_factory=EncoderSettings)
+    motion: dict[Framing, Movement] = Field(default_factory=dict, description="per framing, the motion template that "
+                                                                          "replaces the shot planner's choice")
     assets: list[ResolvedAsset]
+
+    def movement(self, shot: Shot) -> Movement:
+        return self.motion.get(shot.framing, shot.movement)
 
     def asset(self, asset_id: str) -> ResolvedAsset | None:
         return next((a for a in self.assets if a.asset_id == asset_id), None)

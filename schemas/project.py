@@ -43,6 +43,10 @@ class RenderProfileSettings(NaosModel):
     fps: int = Field(24, gt=0, le=120)
     burn_in_captions: bool = True
     speaker_labels: bool = Field(True, description='captions read "Name: line"; false: the line alone')
+    motion: dict[Literal["establishing", "wide", "medium", "two_shot", "close_up"],
+                 Literal["static", "pan_left", "pan_right", "push_in", "ken_burns"]] = Field(
+        default_factory=dict, description="per framing, a motion template replacing the planner's, e.g. "
+                                          "{establishing: ken_burns}")
 
 
 class CostPolicy(NaosModel):

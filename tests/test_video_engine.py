@@ -205,14 +205,15 @@ def test_frame_count_rounds_duration(tmp_path, assets):
     assert render_shot(make_shot(duration=1.03, lines=()), make_plan(), assets, tmp_path / "a.mp4") == 25
 
 
-MOVEMENTS = ["static", "pan_left", "pan_right", "push_in"]
+MOVEMENTS = ["static", "pan_left", "pan_right", "push_in", "ken_burns"]
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, assets) -> dict:
     """One clip per movement (with burned captions), rendered once for the module; its Shot under "<movement>:shot"."""
     d = tmp_path_factory.mktemp("clips")
-    framing = {"static": "medium", "pan_left": "wide", "pan_right": "establishing", "push_in": "close_up"}
+    framing = {"static": "medium", "pan_left": "wide", "pan_right": "establishing", "push_in": "close_up",
+               "ken_burns": "establishing"}
     out = {}
     for i, movement in enumerate(MOVEMENTS):
         path = d / f"{movement}.mp4"
@@ -265,8 +266,23 @@ def test_movements_move_and_static_holds(tmp_path, rendered):
 
     # captions are off at both ends (line 0.25–0.75 s), so a static shot's first and last frames match
     assert first_last("static") < 1.0
-    for movement in ("pan_left", "pan_right", "push_in"):
+    for movement in ("pan_left", "pan_right", "push_in", "ken_burns"):
         assert first_last(movement) > 5.0, movement
+
+
+def test_ken_burns_is_selected_by_the_render_plan(tmp_path, assets, rendered):
+    """A pan shot rendered under a plan whose motion template says ken_burns for its framing: the Ken Burns clip,
+    byte for byte (the plan's choice replaces the planner's), and a different render key."""
+    shot = rendered["ken_burns:shot"].model_copy(update={"movement": "pan_right"})
+    plan = make_plan()
+    plan.motion = {"establishing": "ken_burns"}
+    render_shot(shot, plan, assets, tmp_path / "kb.mp4")
+    assert sha(tmp_path / "kb.mp4") == sha(rendered["ken_burns"])
+    assert shot_render_key(shot, plan) != shot_render_key(shot, make_plan())
+    last = probe(rendered["ken_burns"]).frames - 1
+    kb, pan = frame_at(rendered["ken_burns"], last, tmp_path / "k.png"), frame_at(rendered["pan_right"], last,
+                                                                                   tmp_path / "p.png")
+    assert mean_diff(kb, pan) > 1.0  # zoomed as well as panned
 
 
 def test_pan_directions(tmp_path, assets):

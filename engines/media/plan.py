@@ -15,7 +15,7 @@ def build_render_plan(manifest: AssetManifest, manifest_sha256: str, resolved: l
         timing_lock_hash=manifest.timing_lock_hash, shot_list_sha256=manifest.shot_list_sha256,
         asset_manifest_sha256=manifest_sha256, captions=CaptionSettings(burn_in=settings.burn_in_captions,
                                                                 speaker_labels=settings.speaker_labels),
-        assets=resolved,
+        motion=dict(settings.motion), assets=resolved,
     )
 
 

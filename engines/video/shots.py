@@ -97,6 +97,7 @@ def shot_render_key(shot: Shot, plan: RenderPlan) -> str:
         "fps": plan.fps,
         "captions": plan.captions.model_dump(mode="json"),
         "encoder": plan.encoder.model_dump(mode="json"),
+        "movement": plan.movement(shot),
         "assets": assets,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
@@ -194,7 +195,8 @@ def build_shot_chain(
         raise RenderError(f"render shot {shot.id}", f"plan size {W}x{H}: yuv420p needs an even width and height")
     frames = shot_frames(shot.duration_s, fps)
     layout = FRAMINGS.get(shot.framing, FRAMINGS["medium"])
-    panning = shot.movement in ("pan_left", "pan_right")
+    movement = plan.movement(shot)
+    panning = movement in ("pan_left", "pan_right", "ken_burns")
     CW = _even(W * (1 + PAN_MARGIN)) if panning else W
     CH = H
     chains = gb.chains
@@ -255,13 +257,17 @@ def build_shot_chain(
     still = f"[{tag}_still]"
     out = f"[{tag}_v]"
     p = _progress_expr(fps, frames)
-    if shot.movement == "pan_right":
+    if movement == "pan_right":
         chains.append(f"{still}crop=w={W}:h={H}:x='{CW - W}*{p}':y=0{out}")
-    elif shot.movement == "pan_left":
+    elif movement == "pan_left":
         chains.append(f"{still}crop=w={W}:h={H}:x='{CW - W}*(1-{p})':y=0{out}")
-    elif shot.movement == "push_in":
+    elif movement in ("push_in", "ken_burns"):
         # scale with eval=frame grows the frame; crop cannot follow a growing frame (its bounds stay those of the
         # first frame), so the grown frame is overlaid, centred, onto the unzoomed one. Even sizes keep it centred.
+        # Ken Burns pans across the wider canvas first, then pushes in on the moving view.
+        if movement == "ken_burns":
+            chains.append(f"{still}crop=w={W}:h={H}:x='{CW - W}*{p}':y=0[{tag}_kb]")
+            still = f"[{tag}_kb]"
         z = f"(1+{PUSH_ZOOM}*{p})"
         we, he = f"2*trunc({W}*{z}/2)", f"2*trunc({H}*{z}/2)"
         chains.append(f"{still}split[{tag}_pa][{tag}_pb]")
