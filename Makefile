@@ -39,6 +39,7 @@ test: lint
 
 bench: install
 	$(PY) bench/canon_gate.py
+	$(PY) bench/tts.py
 	$(PY) bench/bench.py
 
 schemas: install

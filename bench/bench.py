@@ -34,7 +34,7 @@ def make_project(dest: Path, scenes: int = 10) -> Path:
     project = yaml.safe_load((PILOT / "project.yaml").read_text())
     locations = [loc["id"] for loc in project["locations"]]
     cast = [c["id"] for c in project["characters"]]
-    outline = {"schema_version": "1.0.0", "episode_number": 1, "title": "Benchmark", "summary": "Ten long scenes.",
+    outline = {"schema_version": "1.1.0", "episode_number": 1, "title": "Benchmark", "summary": "Ten long scenes.",
                "scenes": []}
     for i in range(scenes):
         a, b = cast[i % len(cast)], cast[(i + 1) % len(cast)]
@@ -48,6 +48,7 @@ def make_project(dest: Path, scenes: int = 10) -> Path:
     (dest / "episodes").mkdir(parents=True, exist_ok=True)
     (dest / "episodes" / "s01e01.yaml").write_text(yaml.safe_dump(outline, sort_keys=False))
     project["episodes"] = [{"id": "s01e01", "outline": "episodes/s01e01.yaml"}]
+    project.pop("story_arc", None)  # the pilot's arc names its six episodes
     project["asset_library"] = str(PILOT / "library")
     (dest / "project.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
     return dest / "project.yaml"
@@ -62,7 +63,9 @@ def run_pipeline(project: Path, home: Path, out: Path, workers: int = 1) -> floa
     return time.perf_counter() - started
 
 
-def run_floor(pipeline_out: Path, project: Path, out: Path) -> float:
+def run_floor(pipeline_out: Path, project: Path, out: Path, home: Path) -> float:
+    """One ffmpeg pass over the same timeline, muxing the pipeline's own mix (the audio engine's work is not in the
+    floor: the ratio charges the pipeline for TTS and mixing too)."""
     from engines.media import library_file
     from engines.video.floor import render_one_pass
     from engines.writing import library_root, load_project
@@ -73,7 +76,9 @@ def run_floor(pipeline_out: Path, project: Path, out: Path) -> float:
     library = library_root(load_project(project), project)
     paths = {a.asset_id: library_file(library, a.uri) for a in plan.assets if a.status == "resolved"}
     started = time.perf_counter()
-    render_one_pass(shot_list, plan, paths, out / "floor.mp4")
+    mix = json.loads((pipeline_out / "EpisodeAudio.json").read_text())["mix"]["sha256"]
+    audio = home / "artifacts" / "objects" / mix
+    render_one_pass(shot_list, plan, paths, out / "floor.mp4", audio_path=audio)
     return time.perf_counter() - started
 
 
@@ -93,7 +98,7 @@ def main() -> int:
     parallel_s = run_pipeline(project, work / "home2", work / "out2", workers=2)
     same = (work / "out" / "episode.mp4").read_bytes() == (work / "out2" / "episode.mp4").read_bytes()
     print("bench: floor (one ffmpeg pass over the same timeline) ...", flush=True)
-    floor_s = run_floor(work / "out", project, work)
+    floor_s = run_floor(work / "out", project, work, work / "home")
     print("bench: re-run with every stage cached ...", flush=True)
     cached_s = run_pipeline(project, work / "home", work / "out-cached")
     result = {

@@ -27,7 +27,9 @@ from .ffmpeg import (
 from .shots import GraphBuilder, build_shot_chain, caption_filter
 
 
-def render_one_pass(shot_list: ShotList, plan: RenderPlan, asset_paths: dict[str, Path], out_path: Path) -> MediaInfo:
+def render_one_pass(shot_list: ShotList, plan: RenderPlan, asset_paths: dict[str, Path], out_path: Path,
+                    audio_path: Path | None = None) -> MediaInfo:
+    """The whole timeline in one ffmpeg run (the speed floor), with `audio_path` as the soundtrack if given."""
     out_path = Path(out_path).resolve()
     with tempfile.TemporaryDirectory(prefix="naos-onepass-") as tmp:
         workdir = Path(tmp)
@@ -46,9 +48,14 @@ def render_one_pass(shot_list: ShotList, plan: RenderPlan, asset_paths: dict[str
             video = "[out]"
         rate = plan.encoder.audio_rate
         samples = round(frames * rate / plan.fps)
-        gb.chains.append(audio_chain(f"anullsrc=r={rate}:cl=stereo,", samples, rate))
+        audio_in: list[str] = []
+        if audio_path is not None:
+            audio_in = ["-i", f"file:{Path(audio_path).resolve()}"]
+            gb.chains.append(audio_chain(f"[{gb.inputs.count('-i')}:a]", samples, rate))
+        else:
+            gb.chains.append(audio_chain(f"anullsrc=r={rate}:cl=stereo,", samples, rate))
         args = [
-            "-y", *GLOBAL_FLAGS, *gb.inputs,
+            "-y", *GLOBAL_FLAGS, *gb.inputs, *audio_in,
             "-filter_complex", ";".join(gb.chains),
             "-map", video, "-map", "[a]", "-frames:v", str(frames),
             *video_encode_flags(plan.encoder, plan.fps),
