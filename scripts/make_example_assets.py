@@ -15,11 +15,14 @@ the size and scaled down once (antialiasing), and PNGs are written without metad
 from __future__ import annotations
 
 import argparse
+import io
 import random
 import sys
+import wave
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import yaml
 from PIL import Image, ImageDraw
 
@@ -460,6 +463,60 @@ def _write(path: Path, img: Image.Image, description: str) -> list[Path]:
     return [path, meta]
 
 
+# ---- sound effects (sfx/<tag>.wav: mono 16-bit 22.05 kHz, from a seeded generator) ---------------------------
+
+SFX_RATE = 22050
+
+
+def _wav(samples: np.ndarray) -> bytes:
+    pcm = np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SFX_RATE)
+        w.writeframes(pcm.tobytes())
+    return buf.getvalue()
+
+
+def sound_door() -> bytes:
+    """Two knocks on a heavy wooden door: damped low thumps with a little noise."""
+    t = np.arange(int(1.2 * SFX_RATE)) / SFX_RATE
+    rng = np.random.default_rng(7)
+    out = np.zeros_like(t)
+    for start in (0.05, 0.42):
+        k = np.clip(t - start, 0, None)
+        env = np.where(t >= start, np.exp(-k * 28), 0.0)
+        out += env * (0.7 * np.sin(2 * np.pi * 95 * k) + 0.25 * np.sin(2 * np.pi * 210 * k)
+                      + 0.12 * rng.standard_normal(t.size))
+    return _wav(0.6 * out / np.max(np.abs(out)))
+
+
+def sound_waves() -> bytes:
+    """Surf: low-passed noise swelling and falling twice."""
+    n = int(4.0 * SFX_RATE)
+    t = np.arange(n) / SFX_RATE
+    noise = np.random.default_rng(11).standard_normal(n)
+    smooth = np.convolve(noise, np.ones(24) / 24, mode="same")
+    swell = 0.25 + 0.75 * np.sin(np.pi * t / 2.0) ** 2
+    out = smooth * swell
+    return _wav(0.5 * out / np.max(np.abs(out)))
+
+
+SOUNDS: dict[str, tuple[Callable[[], bytes], str]] = {
+    "door": (sound_door, "Two knocks on a heavy wooden door."),
+    "waves": (sound_waves, "Surf swelling against rocks."),
+}
+
+
+def _write_sound(path: Path, data: bytes, description: str) -> list[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    meta = path.with_name(path.name + ".meta.yaml")
+    meta.write_bytes(sidecar_text(description).encode("utf-8"))
+    return [path, meta]
+
+
 def generate(out: Path) -> list[Path]:
     """Write the whole library under `out`; returns the written files, relative to `out`, sorted."""
     out = Path(out)
@@ -469,6 +526,8 @@ def generate(out: Path) -> list[Path]:
         written += _write(out / "backgrounds" / f"{location_id}.png", paint(), description)
     for character_id, (paint, description) in CHARACTERS.items():
         written += _write(out / "characters" / f"{character_id}.png", paint(), description)
+    for tag, (make, description) in SOUNDS.items():
+        written += _write_sound(out / "sfx" / f"{tag}.wav", make(), description)
     return sorted(p.relative_to(out) for p in written)
 
 

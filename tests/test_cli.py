@@ -90,6 +90,12 @@ def test_render_is_voiced_mixed_and_checked(first_render):
     assert abs(audio["loudness"]["integrated_lufs"] + 16) <= 1 and audio["loudness"]["true_peak_db"] <= -0.9
     assert len(audio["placements"]) == len(slots)
 
+    # the knock on the door: an sfx tag of the shot list, found in the library (with its licence), in the mix
+    manifest = json.loads((out / "AssetManifest.json").read_text())
+    assert [n["asset_id"] for n in manifest["sfx"]] == ["sfx:door"]
+    door = next(a for a in json.loads((out / "RenderPlan.json").read_text())["assets"] if a["asset_id"] == "sfx:door")
+    assert (door["status"], door["license_type"]) == ("resolved", "generated_local")
+
     vtt = (out / "episode.vtt").read_text()
     assert vtt.startswith("WEBVTT") and vtt.count(" --> ") == (out / "episode.srt").read_text().count(" --> ") == 5
     with av.open(str(out / "episode.m4a")) as m4a:

@@ -17,6 +17,7 @@ from engines.media import (
     library_file,
     placeholders,
     resolve,
+    resolve_need,
     verify,
 )
 from schemas import AssetManifest, AssetNeed
@@ -103,6 +104,14 @@ def test_absent_asset_becomes_a_flagged_placeholder(library: Path):
     assert cave.license_type == "generated_local"
 
 
+def test_absent_sound_effect_is_optional_not_flagged(library: Path):
+    """A shot plays without its sound effect: nothing stands in for it, so nothing is flagged or listed."""
+    r = resolve_need(need("sfx:gulls", "sfx/gulls.wav"), library)
+    assert (r.status, r.flagged, r.sha256) == ("placeholder", False, None)
+    assert "optional sound effect" in r.reason
+    assert placeholders([r]) == []
+
+
 def test_placeholder_uri_for_a_bare_asset_id(library: Path):
     [p] = resolve(manifest(props=[need("lamp_key", "props/lamp_key.png", kind="prop")]), library)
     assert p.uri == "placeholder:prop:lamp_key"
@@ -136,7 +145,7 @@ def test_manifest_order_and_mixed_results(library: Path):
         "placeholder",
         "placeholder",
     ]
-    assert placeholders(out) == ["background:sea_cave", "prop:logbook", "sfx:gulls", "music:theme"]
+    assert placeholders(out) == ["background:sea_cave", "prop:logbook", "music:theme"]  # an sfx is optional
 
 
 @pytest.mark.parametrize("bad", ["../outside.png", "backgrounds/../../outside.png", "..\\outside.png"])

@@ -13,6 +13,7 @@ from . import mix
 from .audiobook import Chapter
 
 MIX_VERSION = "episode-mix@1"
+SFX_GAIN = 0.5  # effects sit under the dialogue
 
 
 def episode_length_s(shot_list: ShotList, fps: int) -> float:
@@ -20,7 +21,7 @@ def episode_length_s(shot_list: ShotList, fps: int) -> float:
 
 
 def mix_episode(shot_list: ShotList, voice_over: VoiceOver, take: Callable[[str], bytes], *, fps: int,
-                music: Path | None, target_lufs: float, true_peak_db: float
+                music: Path | None, target_lufs: float, true_peak_db: float, sfx: dict[str, Path] | None = None
                 ) -> tuple[bytes, list[Placement], Loudness | None]:
     """(mono 48 kHz WAV, where each line went, measured loudness or None for silence).
 
@@ -41,10 +42,17 @@ def mix_episode(shot_list: ShotList, voice_over: VoiceOver, take: Callable[[str]
             placements.append(Placement(line_id=line.line_id, shot_id=shot.id, start_s=start,
                                         end_s=round(start + slot, 3),
                                         tempo=round(voiced.duration_s / slot, 4) if voiced.duration_s > slot else 1.0))
-    track = mix.assemble_track(placed, duration)
+    # sound effects the library has (sfx tag -> file), each from the start of a shot that asks for it, cut to the shot
+    effects: list[tuple[float, bytes]] = []
+    for shot, offset in zip(shot_list.shots, shot_offsets(shot_list, fps=fps), strict=True):
+        for tag in shot.audio_intent.sfx_tags:
+            if sfx and tag in sfx:
+                n = min(len(clip := mix.read_wav(sfx[tag])), mix.samples_for(shot_frames(shot.duration_s, fps) / fps))
+                effects.append((round(offset, 3), mix.wav_bytes(clip[:n].astype(float) / 32768.0 * SFX_GAIN)))
+    track = mix.assemble_track(placed + effects, duration)
     if music is not None:
         track = mix.duck_music(track, music, duration)
-    if not placed and music is None:
+    if not placed and not effects and music is None:
         return track, placements, None  # silence: there is no loudness to meet
     track = mix.loudnorm_two_pass(track, target_lufs=target_lufs, true_peak_db=true_peak_db)
     measured = mix.measure_loudness(track)

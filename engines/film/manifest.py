@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas import AssetManifest, AssetNeed, BeatMarker, Project, ShotList, VOLine
 
-MANIFEST_VERSION = "manifest@2"
+MANIFEST_VERSION = "manifest@3"
 MUSIC_BED = "music:bed"
 FAST = {"angry", "urgent", "afraid", "excited"}
 SLOW = {"sad", "grief", "whisper", "tired"}
@@ -42,6 +42,11 @@ def build_manifest(shot_list: ShotList, shot_list_sha256: str, project: Project)
             pacing = "fast" if line.emotion in FAST else "slow" if line.emotion in SLOW else "normal"
             vo.append(VOLine(line_id=line.line_id, shot_id=shot.id, speaker_id=line.speaker_id, text=line.text,
                              emotion=line.emotion, pacing=pacing))
+    sfx: dict[str, AssetNeed] = {}
+    for shot in shot_list.shots:
+        for tag in shot.audio_intent.sfx_tags:
+            sfx.setdefault(tag, AssetNeed(asset_id=f"sfx:{tag}", kind="sfx", description=f"sound effect: {tag}",
+                                          library_path=f"sfx/{tag}.wav")).shots.append(shot.id)
     music = [AssetNeed(asset_id=MUSIC_BED, kind="music", description="music bed under the dialogue",
                        library_path=project.audio.music_bed, shots=[s.id for s in shot_list.shots])
              ] if project.audio.music_bed else []
@@ -50,5 +55,5 @@ def build_manifest(shot_list: ShotList, shot_list_sha256: str, project: Project)
         timing_lock_hash=shot_list.timing_lock_hash,
         backgrounds=sorted(backgrounds.values(), key=lambda n: n.asset_id),
         character_packs=sorted(characters.values(), key=lambda n: n.asset_id),
-        vo_lines=vo, beat_markers=markers, music=music,
+        vo_lines=vo, beat_markers=markers, sfx=sorted(sfx.values(), key=lambda n: n.asset_id), music=music,
     )

@@ -171,6 +171,7 @@ def resolve_need(need: AssetNeed, library_root: Path) -> ResolvedAsset:
             license_type=license_type,
             provenance=provenance,
         )
+    optional = need.kind == "sfx"  # a shot plays without its sound effect; nothing stands in for it
     return ResolvedAsset(
         asset_id=need.asset_id,
         kind=need.kind,
@@ -178,8 +179,8 @@ def resolve_need(need: AssetNeed, library_root: Path) -> ResolvedAsset:
         uri=placeholder_uri(need),
         sha256=None,
         fallbacks=[uri],
-        flagged=True,
-        reason=f"not in asset library: {rel}",
+        flagged=not optional,
+        reason=f"optional sound effect not in the asset library: {rel}" if optional else f"not in asset library: {rel}",
         license_type=PLACEHOLDER_LICENSE,
         provenance=PLACEHOLDER_PROVENANCE,
     )
@@ -195,4 +196,4 @@ def resolve(manifest: AssetManifest, library_root: Path) -> list[ResolvedAsset]:
 
 def placeholders(resolved: list[ResolvedAsset]) -> list[str]:
     """Asset ids that resolved to flagged placeholders, in order (for RenderOutput.placeholders)."""
-    return [a.asset_id for a in resolved if a.status == "placeholder"]
+    return [a.asset_id for a in resolved if a.status == "placeholder" and a.flagged]

@@ -15,6 +15,7 @@ from engines.audio.packets import recording_packet as make_packet
 from engines.audio.voice import VOICE_VERSION
 from engines.audio.voice import voice_over as make_voice_over
 from engines.film import MUSIC_BED
+from engines.media import library_file
 from resources import NaosHome, NaosProject
 from schemas import (
     AudiobookChapter,
@@ -86,14 +87,17 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
         proj = project.load()
     registry = naos.registry()
     bed = next((a for a in render_plan.assets if a.asset_id == MUSIC_BED and a.status == "resolved"), None)
-    music = project.library(proj) / bed.uri.removeprefix("library:") if bed else None
+    library = project.library(proj)
+    music = library_file(library, bed.uri) if bed else None
+    sfx = {a.asset_id.removeprefix("sfx:"): library_file(library, a.uri)
+           for a in render_plan.assets if a.kind == "sfx" and a.status == "resolved"}
     inputs = {"shot_list": shot_list.sha256(), "voice_over": voice_over.sha256(), "render_plan": render_plan.sha256()}
     params = {"target_lufs": proj.audio.loudness_lufs, "true_peak_db": proj.audio.true_peak_db}
 
     def compute() -> EpisodeAudio:
         try:
             wav, placements, loudness = mix_episode(
-                shot_list, voice_over, registry.get_bytes, fps=render_plan.fps, music=music,
+                shot_list, voice_over, registry.get_bytes, fps=render_plan.fps, music=music, sfx=sfx,
                 target_lufs=proj.audio.loudness_lufs, true_peak_db=proj.audio.true_peak_db)
         except SlotError as exc:
             raise Failure(description=f"QA: {exc}", allow_retries=False,
@@ -112,7 +116,7 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
 
     return stage_output(
         "episode_audio", naos, EpisodeAudio, inputs=inputs, params=params, code_version=MIX_VERSION, compute=compute,
-        describe=lambda v: {"lines": len(v.placements), "music_bed": v.music_bed or "none",
+        describe=lambda v: {"lines": len(v.placements), "music_bed": v.music_bed or "none", "sfx": ", ".join(sfx) or "none",
                             "integrated_lufs": v.loudness.integrated_lufs if v.loudness else "silent"},
     )
 

@@ -31,7 +31,7 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
         raise Failure(str(exc), metadata={"naos/exit_code": EXIT_BAD_INPUT}, allow_retries=False) from None
     manifest_sha = asset_manifest.sha256()
     params = {"profile": config.profile, "settings": settings.model_dump(mode="json")}
-    placeholders = [a.asset_id for a in resolved if a.status == "placeholder"]
+    placeholders = [a.asset_id for a in resolved if a.status == "placeholder" and a.flagged]
     if placeholders:
         context.log.warning(f"placeholders for assets missing from the library: {', '.join(placeholders)}")
     return stage_output(

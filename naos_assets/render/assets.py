@@ -205,7 +205,7 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
                 ("captions_vtt", "episode.vtt", "text/vtt"), ("audiobook", "episode.m4a", "audio/mp4"))}
         frames = sum(c.frames for c in shot_clips.clips)
         duration = round(frames / render_plan.fps, 3)
-        placeholders = [a.asset_id for a in render_plan.assets if a.status == "placeholder"]
+        placeholders = [a.asset_id for a in render_plan.assets if a.status == "placeholder" and a.flagged]
         return RenderOutput.new(
             episode_id=episode, profile=render_plan.profile, video=refs["video"], captions=refs["captions"],
             captions_vtt=refs["captions_vtt"], audio=episode_audio.mix, audiobook=refs["audiobook"],
