@@ -503,6 +503,15 @@ def sound_waves() -> bytes:
     return _wav(0.5 * out / np.max(np.abs(out)))
 
 
+def music_sea_theme() -> bytes:
+    """An 8 s loop: a soft A-minor pad whose partials and swell complete whole cycles, so the loop has no seam."""
+    t = np.arange(int(8 * SFX_RATE)) / SFX_RATE
+    chord = sum(np.sin(2 * np.pi * (k / 8) * t) / (i + 1) for i, k in enumerate((1760, 2093, 2637, 880)))
+    swell = 0.6 + 0.4 * np.sin(2 * np.pi * 0.25 * t) ** 2
+    out = chord * swell
+    return _wav(0.35 * out / np.max(np.abs(out)))
+
+
 SOUNDS: dict[str, tuple[Callable[[], bytes], str]] = {
     "door": (sound_door, "Two knocks on a heavy wooden door."),
     "waves": (sound_waves, "Surf swelling against rocks."),
@@ -528,6 +537,8 @@ def generate(out: Path) -> list[Path]:
         written += _write(out / "characters" / f"{character_id}.png", paint(), description)
     for tag, (make, description) in SOUNDS.items():
         written += _write_sound(out / "sfx" / f"{tag}.wav", make(), description)
+    written += _write_sound(out / "music" / "sea_theme.wav", music_sea_theme(),
+                            "Sea theme: a soft A-minor pad, an 8 s seamless loop, for the music bed.")
     return sorted(p.relative_to(out) for p in written)
 
 

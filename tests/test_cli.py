@@ -96,6 +96,10 @@ def test_render_is_voiced_mixed_and_checked(first_render):
     door = next(a for a in json.loads((out / "RenderPlan.json").read_text())["assets"] if a["asset_id"] == "sfx:door")
     assert (door["status"], door["license_type"]) == ("resolved", "generated_local")
 
+    bed = next(a for a in json.loads((out / "RenderPlan.json").read_text())["assets"] if a["asset_id"] == "music:bed")
+    assert (bed["status"], bed["license_type"]) == ("resolved", "generated_local")
+    assert audio["music_bed"] == "library:music/sea_theme.wav"
+
     vtt = (out / "episode.vtt").read_text()
     assert vtt.startswith("WEBVTT") and vtt.count(" --> ") == (out / "episode.srt").read_text().count(" --> ") == 5
     with av.open(str(out / "episode.m4a")) as m4a:
