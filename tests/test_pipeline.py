@@ -20,13 +20,16 @@ PILOT = ROOT / "examples" / "pilot" / "project.yaml"
 STAGES = ["story_arc", "episode_plan", "canon_diff", "canon_snapshot", "context_pack", "script", "canon_gate",
           "voice_over", "shot_list", "asset_manifest", "render_plan", "shot_clips", "render_output"]
 UP_TO_PLAN = STAGES[:-2]
+AUDIO = ["recording_packet", "episode_audio", "season_audiobook"]
 
 
 def test_definitions_load(tmp_path):
     defs = build_definitions(project_file=str(PILOT), naos_home=str(tmp_path))
     Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("render_episode")
-    assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == set(STAGES)
+    assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {*STAGES, *AUDIO}
+    assert {k.name for k in defs.resolve_asset_graph().asset_check_keys} == {
+        "caption_sync", "loudness", "runtime", "missing_assets"}
     assert job.partitions_def == episodes
     assert {k.to_user_string() for k in defs.resolve_job_def("canon_check").asset_layer.executable_asset_keys} == \
         set(STAGES[:7])
