@@ -102,3 +102,25 @@ def write_m4b(episodes: list[tuple[str, Path]], out: Path, *, title: str, artist
         chapters.append(Chapter(ep_title, start / RATE, (start + len(samples)) / RATE))
         start += len(samples)
     return _encode(np.concatenate(parts), out, {"title": title, "album": title, "artist": artist}, chapters, "M4B ")
+
+
+def remux_m4a(source: Path, out: Path, *, chapters: list[Chapter], title: str, album: str, artist: str,
+              track: int | None = None) -> Path:
+    """An `.m4a` from the AAC track of `source` (the episode MP4) by stream copy, with chapters and tags: the
+    episode's audio is encoded once, for the video, and the audiobook carries the same bytes."""
+    tags = {"title": title, "album": album, "artist": artist}
+    if track is not None:
+        tags["track"] = str(int(track))
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="naos-audiobook-") as tmp:
+        meta = Path(tmp) / "meta.txt"
+        meta.write_text(ffmetadata(tags, chapters), encoding="utf-8")
+        run_ffmpeg_into(
+            out,
+            [*GLOBAL_FLAGS, "-i", f"file:{Path(source).resolve()}", "-f", "ffmetadata", "-i", f"file:{meta}",
+             "-map", "0:a:0", "-map_metadata", "1", "-map_chapters", "1", "-c:a", "copy",
+             "-fflags", "+bitexact", "-flags:a", "+bitexact", "-brand", "M4A ", "-movflags", "+faststart",
+             "-f", "ipod"],
+            f"write {out.name}",
+        )  # fmt: skip
+    return out

@@ -30,7 +30,7 @@ from dagster import (
     op,
 )
 
-from engines.audio.audiobook import write_m4a
+from engines.audio.audiobook import remux_m4a
 from engines.audio.episode import scene_chapters
 from engines.media import library_file, verify
 from engines.video import (
@@ -197,7 +197,7 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
                                 render_plan, audio_path=mix)
             write_srt(cues, tmpdir / "episode.srt")
             write_vtt(cues, tmpdir / "episode.vtt")
-            write_m4a(mix, tmpdir / "episode.m4a", chapters=scene_chapters(shot_list, render_plan.fps),
+            remux_m4a(tmpdir / "episode.mp4", tmpdir / "episode.m4a", chapters=scene_chapters(shot_list, render_plan.fps),
                       title=f"{proj.title} {episode}", album=proj.title, artist="NAOS",
                       track=int(episode[-2:]) if episode[-2:].isdigit() else None)
             refs = {name: keep(name, tmpdir / file, media_type) for name, file, media_type in (
