@@ -137,7 +137,8 @@ def video_encode_flags(enc: EncoderSettings, fps: int) -> list[str]:
 
 
 def audio_encode_flags(enc: EncoderSettings) -> list[str]:
-    return ["-c:a", enc.audio_codec, "-b:a", enc.audio_bitrate, "-ar", str(enc.audio_rate), "-ac", "2"]
+    # the "fast" AAC coder: about 3 x the speed of the default two-loop search, deterministic, fine for speech
+    return ["-c:a", enc.audio_codec, "-aac_coder", "fast", "-b:a", enc.audio_bitrate, "-ar", str(enc.audio_rate), "-ac", "2"]
 
 
 def track_timescale(fps: int) -> int:

@@ -64,7 +64,7 @@ from schemas import (
 from ..partitions import episodes
 from ..stage import stage_output
 
-EPISODE_VERSION = "episode-concat@2"  # + the mix, WebVTT, the audiobook and quality gates
+EPISODE_VERSION = "episode-concat@3"  # + the mix, WebVTT, the audiobook and quality gates
 
 
 def _sha_json(data: dict) -> str:
