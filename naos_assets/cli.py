@@ -72,6 +72,18 @@ def executor_config(workers: int) -> dict:
         "forkserver": {"preload_modules": ["naos_assets.definitions"]}}}}
 
 
+def open_location(project_file: Path):
+    """NAOS_HOME, its Dagster instance and the NAOS code location, as every run of this command uses them."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    home = naos_home()
+    # The code location reads these; multiprocess steps inherit them.
+    os.environ["NAOS_HOME"], os.environ["NAOS_PROJECT"] = str(home), str(project_file)
+    instance = dagster_instance(home)
+    repo = ReconstructableRepository.for_module("naos_assets.definitions", "defs", working_directory=str(REPO_ROOT))
+    return home, instance, repo
+
+
 def exit_code_of(failures: list[tuple[str | None, str, dict]]) -> int:
     codes = [meta.get("naos/exit_code", EXIT_FAILED) for _, _, meta in failures] or [EXIT_FAILED]
     return min(codes) if EXIT_BAD_INPUT in codes else max(codes)
@@ -109,7 +121,6 @@ def settle_earlier_canon(instance, repo, project, episode: str) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from dagster import execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from naos_assets.partitions import episodes
     from naos_assets.run_summary import build_run_summary, failure_metadata
@@ -121,14 +132,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     except InputError as exc:
         _say(f"bad input: {exc}")
         return EXIT_BAD_INPUT
-    home = naos_home()
-    # The code location reads these; multiprocess steps inherit them.
-    os.environ["NAOS_HOME"], os.environ["NAOS_PROJECT"] = str(home), str(project_file)
-    instance = dagster_instance(home)
+    home, instance, repo = open_location(project_file)
     missing = [e.id for e in project.episodes if not instance.has_dynamic_partition(episodes.name, e.id)]
     if missing:
         instance.add_dynamic_partitions(episodes.name, missing)
-    repo = ReconstructableRepository.for_module("naos_assets.definitions", "defs", working_directory=str(REPO_ROOT))
     code = settle_earlier_canon(instance, repo, project, args.episode)
     if code != EXIT_OK:
         return code
@@ -217,7 +224,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_audiobook(args: argparse.Namespace) -> int:
     """The season as one .m4b (a chapter per episode), from the episodes already rendered on this NAOS_HOME."""
     from dagster import execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from io_managers import Registry
     from naos_assets.run_summary import failure_metadata
@@ -231,10 +237,7 @@ def cmd_audiobook(args: argparse.Namespace) -> int:
     except InputError as exc:
         _say(f"bad input: {exc}")
         return EXIT_BAD_INPUT
-    home = naos_home()
-    os.environ["NAOS_HOME"], os.environ["NAOS_PROJECT"] = str(home), str(project_file)
-    instance = dagster_instance(home)
-    repo = ReconstructableRepository.for_module("naos_assets.definitions", "defs", working_directory=str(REPO_ROOT))
+    home, instance, repo = open_location(project_file)
     result = execute_job(repo.get_reconstructable_job("season_m4b"), instance=instance,
                          run_config={"loggers": {"naos_progress": {}}, "execution": {"config": executor_config(1)}})
     if not result.success:
