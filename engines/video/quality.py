@@ -12,6 +12,12 @@ QUALITY_VERSION = "quality-gates@1"
 CAPTION_SYNC_S = 0.100
 LOUDNESS_LU = 1.0
 TRUE_PEAK_SLACK_DB = 0.1  # the meter reads to 0.1 dB
+QUALITY_GATES = {  # name -> what passing means, in the order quality_checks returns them
+    "caption_sync": "every cue within ±100 ms of its voice-over line",
+    "loudness": "integrated loudness within ±1 LU of the project's target, true peak under its ceiling",
+    "runtime": "episode duration within the project's target_duration_s window",
+    "missing_assets": "no placeholder in the episode (each one is listed and flagged)",
+}
 
 
 def caption_sync(cues: list[Cue], audio: EpisodeAudio) -> QualityCheck:

@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
 
-from engines.media import PLAN_VERSION, AssetPathError, build_render_plan, resolve
+from engines.media import PLAN_VERSION, AssetPathError, build_render_plan, placeholders, resolve
 from resources import NaosHome, NaosProject
 from schemas import AssetManifest, RenderPlan
 
@@ -31,16 +31,16 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
         raise Failure(str(exc), metadata={"naos/exit_code": EXIT_BAD_INPUT}, allow_retries=False) from None
     manifest_sha = asset_manifest.sha256()
     params = {"profile": config.profile, "settings": settings.model_dump(mode="json")}
-    placeholders = [a.asset_id for a in resolved if a.status == "placeholder" and a.flagged]
-    if placeholders:
-        context.log.warning(f"placeholders for assets missing from the library: {', '.join(placeholders)}")
+    flagged = placeholders(resolved)
+    if flagged:
+        context.log.warning(f"placeholders for assets missing from the library: {', '.join(flagged)}")
     return stage_output(
         "render_plan", naos, RenderPlan,
         inputs={"asset_manifest": manifest_sha, **{a.asset_id: a.sha256 or a.uri for a in resolved}},
         params=params, code_version=PLAN_VERSION,
         compute=lambda: build_render_plan(asset_manifest, manifest_sha, resolved, config.profile, settings),
         describe=lambda v: {
-            "placeholders": ", ".join(placeholders) or "none", "profile": v.profile,
+            "placeholders": ", ".join(flagged) or "none", "profile": v.profile,
             # §14: licence and provenance of every source the plan points at, kept in the registry record
             "naos/provenance": MetadataValue.json({a.asset_id: {"license_type": a.license_type, "uri": a.uri,
                                                                 "provenance": a.provenance} for a in v.assets}),

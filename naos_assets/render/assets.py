@@ -32,7 +32,7 @@ from dagster import (
 
 from engines.audio.audiobook import remux_m4a
 from engines.audio.episode import scene_chapters
-from engines.media import library_file, verify
+from engines.media import library_file, placeholders, verify
 from engines.video import (
     RENDERER_VERSION,
     RenderError,
@@ -46,7 +46,7 @@ from engines.video import (
     write_srt,
     write_vtt,
 )
-from engines.video.quality import QUALITY_VERSION, quality_checks
+from engines.video.quality import QUALITY_GATES, QUALITY_VERSION, quality_checks
 from resources import NaosHome, NaosProject
 from schemas import (
     EpisodeAudio,
@@ -62,7 +62,7 @@ from schemas import (
 )
 
 from ..partitions import episodes
-from ..stage import stage_output
+from ..stage import bad_input, stage_output
 
 EPISODE_VERSION = "episode-concat@3"  # + the mix, WebVTT, the audiobook and quality gates
 
@@ -159,14 +159,6 @@ def shot_clips(render_plan: RenderPlan, shot_list: ShotList):
     return collect_clips(clips.collect(), render_plan, shot_list)
 
 
-QUALITY_GATES = {
-    "caption_sync": "every cue within ±100 ms of its voice-over line",
-    "loudness": "integrated loudness within ±1 LU of the project's target, true peak under its ceiling",
-    "runtime": "episode duration within the project's target_duration_s window",
-    "missing_assets": "no placeholder in the episode (each one is listed and flagged)",
-}
-
-
 # §15 quality gates as Dagster asset checks beside the asset: a failing gate warns (it blocks publish, not preview).
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render",
        kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy with the mix, SRT and WebVTT "
@@ -176,7 +168,8 @@ QUALITY_GATES = {
 def render_output(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_clips: ShotClips,
                   shot_list: ShotList, render_plan: RenderPlan, episode_audio: EpisodeAudio):
     registry = naos.registry()
-    proj = project.load()
+    with bad_input():
+        proj = project.load()
     episode = shot_list.episode_id
     inputs = {"shot_clips": shot_clips.sha256(), "shot_list": shot_list.sha256(), "render_plan": render_plan.sha256(),
               "episode_audio": episode_audio.sha256()}
@@ -205,17 +198,17 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
                 ("captions_vtt", "episode.vtt", "text/vtt"), ("audiobook", "episode.m4a", "audio/mp4"))}
         frames = sum(c.frames for c in shot_clips.clips)
         duration = round(frames / render_plan.fps, 3)
-        placeholders = [a.asset_id for a in render_plan.assets if a.status == "placeholder" and a.flagged]
+        flagged = placeholders(render_plan.assets)
         return RenderOutput.new(
             episode_id=episode, profile=render_plan.profile, video=refs["video"], captions=refs["captions"],
             captions_vtt=refs["captions_vtt"], audio=episode_audio.mix, audiobook=refs["audiobook"],
-            duration_s=duration, frames=frames, shot_clips=shot_clips.clips, placeholders=placeholders,
+            duration_s=duration, frames=frames, shot_clips=shot_clips.clips, placeholders=flagged,
             lineage={"script": shot_list.script_sha256, "shot_list": inputs["shot_list"],
                      "asset_manifest": render_plan.asset_manifest_sha256, "render_plan": inputs["render_plan"],
                      "shot_clips": inputs["shot_clips"], "episode_audio": inputs["episode_audio"]},
             provenance={"renderer": RENDERER_VERSION, "episode": EPISODE_VERSION, "ffmpeg": ffmpeg_version(),
                         "compute_origin": "local", "measured_duration_s": f"{info.duration_s:.3f}"},
-            quality_checks=quality_checks(cues, episode_audio, duration, proj.target_duration_s, placeholders),
+            quality_checks=quality_checks(cues, episode_audio, duration, proj.target_duration_s, flagged),
         )
 
     out = stage_output(
