@@ -1,6 +1,25 @@
 """The artifact registry (§14) and the Dagster IO manager over it."""
 
 from .artifact_io_manager import RegistryIOManager
-from .registry import IntegrityError, LocalStore, ObjectStore, Registry, cache_key, sha256_file
+from .registry import (
+    CacheEntry,
+    IntegrityError,
+    LocalStore,
+    ObjectStore,
+    PruneReport,
+    Registry,
+    cache_key,
+    sha256_file,
+)
 
-__all__ = ["IntegrityError", "LocalStore", "ObjectStore", "Registry", "RegistryIOManager", "cache_key", "sha256_file"]
+__all__ = [
+    "CacheEntry",
+    "IntegrityError",
+    "LocalStore",
+    "ObjectStore",
+    "PruneReport",
+    "Registry",
+    "RegistryIOManager",
+    "cache_key",
+    "sha256_file",
+]

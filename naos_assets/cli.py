@@ -183,13 +183,61 @@ def export(home: Path, episode: str, out: Path) -> None:
     output = RenderOutput.model_validate_json((out / "RenderOutput.json").read_bytes())
     registry.export(output.video.sha256, out / "episode.mp4")
     registry.export(output.captions.sha256, out / "episode.srt")
-    for ref, name in ((output.captions_vtt, "episode.vtt"), (output.audiobook, "episode.m4a")):
+    for ref, name in ((output.captions_vtt, "episode.vtt"), (output.audiobook, "episode.m4a"),
+                      (output.credits, "credits.txt")):
         if ref is not None:
             registry.export(ref.sha256, out / name)
     packet = RecordingPacket.model_validate_json((out / "RecordingPacket.json").read_bytes())
     _write_atomic(out / "RecordingPacket.csv", packet_csv(packet))
     for check in output.quality_checks:
         _say(f"quality gate {check.name}: {'passed' if check.passed else 'FAILED (blocks publish)'}: {check.detail}")
+    for issue in output.rights.issues if output.rights else []:
+        _say(f"rights gate: {issue.asset_id} ({issue.license_type}): {issue.problem} (blocks publish)")
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Publish a rendered episode behind the quality and rights gates (exit 3 when a gate blocks it)."""
+    from dagster import execute_job
+
+    from io_managers import Registry
+    from naos_assets.run_summary import failure_metadata
+    from schemas import InputError, PublishRecord
+
+    project_file = Path(args.project).resolve()
+    if args.rights_override and not (args.approver or "").strip():
+        _say("bad input: --rights-override needs --approver ID (recorded in the PublishRecord)")
+        return EXIT_BAD_INPUT
+    try:
+        from engines.writing import load_project
+
+        project = load_project(project_file)
+    except InputError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    if args.episode not in [e.id for e in project.episodes]:
+        _say(f"bad input: {project_file}: episodes: no episode {args.episode!r}")
+        return EXIT_BAD_INPUT
+    home, instance, repo = open_location(project_file)
+    registry = Registry.local(home / "artifacts")
+    if registry.get_ref("render_output", args.episode) is None:
+        _say(f"{args.episode} is not rendered on this NAOS_HOME ({home}): run `naos render` first")
+        return EXIT_BAD_INPUT
+    config = {"rights_override": bool(args.rights_override), "approver": args.approver or "",
+              "reason": args.reason or ""}
+    result = execute_job(repo.get_reconstructable_job("publish_episode"), instance=instance,
+                         tags={"dagster/partition": args.episode},
+                         run_config={"ops": {"publish": {"config": config}}, "loggers": {"naos_progress": {}},
+                                     "execution": {"config": executor_config(1)}})
+    if not result.success:
+        failures = failure_metadata(instance, result.run_id)
+        for step, message, _ in failures:
+            _say(f"{step}: {message}")
+        return exit_code_of(failures)
+    record = PublishRecord.model_validate_json(registry.get_bytes(registry.get_ref("publish", args.episode)["sha256"]))
+    if record.rights.override is not None:
+        _say(f"rights gate overridden by {record.rights.override.approver} (recorded in PublishRecord.json)")
+    _say(f"published {args.episode}: {home / record.destination}")
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -283,6 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     book.add_argument("--project", required=True)
     book.add_argument("--out", required=True, help="folder for season.m4b and SeasonAudiobook.json")
     book.set_defaults(func=cmd_audiobook)
+    pub = sub.add_parser("publish", help="publish a rendered episode behind the quality and rights gates")
+    pub.add_argument("--project", required=True)
+    pub.add_argument("--episode", required=True)
+    pub.add_argument("--rights-override", action="store_true",
+                     help="publish despite the rights gate (§25.4); needs --approver, recorded in the artifact")
+    pub.add_argument("--approver", help="id of the person clearing the assets' rights")
+    pub.add_argument("--reason", help="why the override is justified (recorded)")
+    pub.set_defaults(func=cmd_publish)
     schemas = sub.add_parser("schemas", help="export JSON Schemas")
     schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
     schemas.set_defaults(func=cmd_schemas)

@@ -9,14 +9,15 @@ from sensors import episode_partitions_sensor
 from .audio import assets as audio
 from .canon import assets as canon
 from .film import assets as film
-from .jobs import canon_check, render_episode, season_audiobook_job
+from .jobs import canon_check, publish_episode, render_episode, season_audiobook_job
 from .media import assets as media
 from .narrative import assets as narrative
 from .progress import naos_progress
+from .publish import assets as publish
 from .render import assets as render
 from .writing import assets as writing
 
-ASSETS = load_assets_from_modules([narrative, canon, writing, audio, film, media, render])
+ASSETS = load_assets_from_modules([narrative, canon, writing, audio, film, media, render, publish])
 
 
 def resources(project_file: str | None = None, naos_home: str | None = None) -> dict:
@@ -31,7 +32,7 @@ def resources(project_file: str | None = None, naos_home: str | None = None) -> 
 def build_definitions(project_file: str | None = None, naos_home: str | None = None) -> Definitions:
     return Definitions(
         assets=ASSETS,
-        jobs=[render_episode, canon_check, season_audiobook_job],
+        jobs=[render_episode, canon_check, season_audiobook_job, publish_episode],
         sensors=[episode_partitions_sensor],
         resources=resources(project_file, naos_home),
         loggers={"naos_progress": naos_progress},

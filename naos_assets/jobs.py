@@ -27,3 +27,10 @@ season_audiobook_job = define_asset_job(
     config={"execution": {"config": {"in_process": {}}}}, executor_def=multi_or_in_process_executor,
     description="The season as one .m4b with a chapter per episode.",
 )
+
+# One-way publish behind the quality and rights gates (`naos publish`); the episode must be rendered first.
+publish_episode = define_asset_job(
+    "publish_episode", selection=AssetSelection.groups("publish"),
+    config={"execution": {"config": {"in_process": {}}}}, executor_def=multi_or_in_process_executor,
+    description="Quality gates + §25.4 rights gate, then the episode's files to $NAOS_HOME/published.",
+)

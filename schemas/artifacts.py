@@ -100,8 +100,9 @@ class ShotList(Artifact):
 
 
 class AssetNeed(NaosModel):
-    asset_id: str = Field(description="e.g. background:harbor, character:mara")
-    kind: Literal["background", "character", "prop", "music", "sfx"]
+    asset_id: str = Field(description="e.g. background:harbor, character:mara, expression:mara/worried")
+    kind: Literal["background", "character", "expression", "prop", "music", "sfx"]
+    name: str = Field("", description="what the character, place or prop is called (for generated stand-ins)")
     description: str = ""
     library_path: str = Field(description="where the library should hold it, relative to the library")
     shots: list[str] = Field(default_factory=list)
@@ -126,7 +127,7 @@ class BeatMarker(NaosModel):
 
 
 class AssetManifest(Artifact):
-    SCHEMA_VERSION = "1.1.0"
+    SCHEMA_VERSION = "1.2.0"
     episode_id: str
     shot_list_sha256: str
     timing_lock_hash: str
@@ -145,17 +146,38 @@ class AssetManifest(Artifact):
 # ---- §5.8 RenderPlan ---------------------------------------------------------------------------
 
 
+class AssetRejection(NaosModel):
+    """A candidate the resolver turned down (§25.4 unknown licence, a source error), and why; the next source was tried."""
+
+    source: str
+    uri: str = ""
+    reason: str
+
+
 class ResolvedAsset(NaosModel):
+    """One need of the AssetManifest, resolved (§9) with the §25.2 rights fields every asset carries."""
+
     asset_id: str
     kind: str
     status: Literal["resolved", "placeholder"]
-    uri: str = Field(description="library:<relative path> or placeholder:<kind>:<id>")
+    uri: str = Field(description="library:<relative path>, registry:<sha256> (generated or fetched, kept in the "
+                                 "registry) or placeholder:<kind>:<id>")
     sha256: str | None = Field(None, description="content hash of the resolved file; None for placeholders")
-    fallbacks: list[str] = Field(default_factory=list)
+    source: str = Field("", description="the source that supplied it: library, cache, generative_local, a plugin name, "
+                                        "or placeholder")
+    fallbacks: list[str] = Field(default_factory=list, description="uris tried before this one")
     flagged: bool = False
     reason: str = ""
     license_type: str = "unknown"
+    attribution: str = Field("", description="required for CC-BY and similar; empty for CC0 and generated assets")
+    purchase_record: str = Field("", description="invoice or licence document, for commercial assets")
+    provider_or_model: str = ""
+    retrieval_date: str = Field("", description="ISO 8601 date of acquisition; empty for assets drawn locally "
+                                                "(reproducible from the generator version)")
+    redistributable: bool = Field(False, description="§25.3: cleared for redistribution; false unless stated")
+    cost_usd: float = Field(0.0, ge=0)
     provenance: str = ""
+    rejections: list[AssetRejection] = Field(default_factory=list)
 
 
 class CaptionSettings(NaosModel):
@@ -181,7 +203,7 @@ class EncoderSettings(NaosModel):
 
 
 class RenderPlan(Artifact):
-    SCHEMA_VERSION = "1.1.0"
+    SCHEMA_VERSION = "1.2.0"
     episode_id: str
     profile: Profile = "preview_local"
     width: int
@@ -235,8 +257,31 @@ class QualityCheck(NaosModel):
     detail: str = ""
 
 
+# ---- §25.4 rights gate, §5.9 RenderOutput, publish ---------------------------------------------
+
+
+class RightsIssue(NaosModel):
+    asset_id: str
+    license_type: str
+    problem: str
+
+
+class RightsOverride(NaosModel):
+    """§25.4: a manual override needs an approver id, recorded in the artifact."""
+
+    approver: str = Field(min_length=1)
+    reason: str = ""
+
+
+class RightsReport(NaosModel):
+    passed: bool
+    issues: list[RightsIssue] = Field(default_factory=list)
+    attributions: list[str] = Field(default_factory=list, description="CC-BY credit lines, shown on the end card")
+    override: RightsOverride | None = None
+
+
 class RenderOutput(Artifact):
-    SCHEMA_VERSION = "1.1.0"
+    SCHEMA_VERSION = "1.2.0"
     episode_id: str
     profile: Profile
     video: FileRef
@@ -252,6 +297,21 @@ class RenderOutput(Artifact):
     lineage: dict[str, str] = Field(description="artifact name -> sha256 it was made from")
     provenance: dict[str, str] = Field(default_factory=dict)
     quality_checks: list[QualityCheck] = Field(default_factory=list)
+    credits: FileRef | None = Field(None, description="credits.txt: every asset with its licence and attribution")
+    end_card_s: float = Field(0.0, ge=0, description="length of the attribution end card at the end of the video")
+    rights: RightsReport | None = Field(None, description="§25.4 rights gate, before any override")
+
+
+class PublishRecord(Artifact):
+    """What one-way publish released, from which RenderOutput, under which gates and override."""
+
+    SCHEMA_VERSION = "1.0.0"
+    episode_id: str
+    render_output_sha256: str
+    files: dict[str, FileRef]
+    rights: RightsReport
+    quality_checks: list[QualityCheck] = Field(default_factory=list)
+    destination: str = Field(description="folder the files were published to, relative to NAOS_HOME")
 
 
 # ---- §16 run summary ---------------------------------------------------------------------------

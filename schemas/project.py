@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
@@ -61,6 +61,25 @@ class HumanCheckpoints(NaosModel):
     approve_character_packs: bool = False
     approve_shotlist_timing_lock: bool = True
     approve_external_spend: bool = True
+
+
+class AssetSourceConfig(NaosModel):
+    """A resolver plugin (§9): a name registered under the `naos.asset_sources` entry point group, or
+    `package.module:Class`. External sources run only when listed here."""
+
+    source: str = Field(min_length=1, description="plugin name, or package.module:Class")
+    options: dict[str, Any] = Field(default_factory=dict, description="passed to the plugin's constructor")
+
+
+class AssetSettings(NaosModel):
+    """How the asset resolver looks beyond the library (§9 priority: library, cache, search, generative, placeholder)."""
+
+    sources: list[AssetSourceConfig] = Field(default_factory=list, description="plugins (external search or "
+                                                                               "generative), tried in this order "
+                                                                               "within their role; none by default")
+    generate_missing: bool = Field(True, description="draw stand-ins locally (Pillow) for images the library lacks")
+    external_ttl_days: int = Field(30, gt=0, description="cached external assets expire after this many days, "
+                                                         "unless the source's licence terms say sooner")
 
 
 class VoiceProfile(NaosModel):
@@ -150,7 +169,7 @@ class World(NaosModel):
 
 
 class Project(Artifact):
-    SCHEMA_VERSION = "1.1.0"
+    SCHEMA_VERSION = "1.2.0"
     id: ID
     title: str = Field(min_length=1)
     genre: str = ""
@@ -172,6 +191,7 @@ class Project(Artifact):
     props: list[Prop] = Field(default_factory=list)
     world: World = Field(default_factory=World)
     audio: AudioSettings = Field(default_factory=AudioSettings)
+    assets: AssetSettings = Field(default_factory=AssetSettings)
 
     @field_validator("render_profiles", mode="before")
     @classmethod

@@ -444,11 +444,16 @@ CHARACTERS: dict[str, tuple[Callable[[], Image.Image], str]] = {
 # ---- writing -----------------------------------------------------------------------------------
 
 
+MADE_ON = "2026-11-20"  # §25.2 retrieval_date: when these assets were made (a constant, so sidecars are stable)
+
+
 def sidecar_text(description: str) -> str:
     meta = {
         "license_type": "generated_local",
         "attribution": "",
+        "purchase_record": "",
         "provider_or_model": PROVIDER,
+        "retrieval_date": MADE_ON,
         "redistributable": True,
         "description": description,
     }

@@ -1,4 +1,4 @@
-"""engines.media: resolve an AssetManifest against a local asset library (seed 004 §9, Phase 0)."""
+"""engines.media: resolve an AssetManifest against the local asset library (seed 004 §9), paths and sidecars."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from engines.media import (
-    DEFAULT_LICENSE,
     AssetChangedError,
-    AssetMetadataError,
     AssetPathError,
     library_file,
     placeholders,
@@ -56,7 +54,8 @@ def library(tmp_path: Path) -> Path:
     (root / "characters").mkdir()
     (root / "backgrounds" / "harbor.png").write_bytes(PNG_BYTES)
     (root / "backgrounds" / "harbor.png.meta.yaml").write_text(SIDECAR, encoding="utf-8")
-    (root / "characters" / "mara.png").write_bytes(PNG_BYTES + b"mara")  # no sidecar
+    (root / "characters" / "mara.png").write_bytes(PNG_BYTES + b"mara")
+    (root / "characters" / "mara.png.meta.yaml").write_text(SIDECAR.replace("a harbour", "Mara"), encoding="utf-8")
     return root
 
 
@@ -67,8 +66,10 @@ def test_present_asset_resolves_with_hash_and_sidecar_licence(library: Path):
     assert bg.uri == "library:backgrounds/harbor.png"
     assert bg.sha256 == hashlib.sha256(PNG_BYTES).hexdigest()
     assert bg.license_type == "generated_local"
-    assert bg.provenance == "naos scripts/make_example_assets.py"
-    assert not bg.flagged and bg.reason == "" and bg.fallbacks == []
+    assert bg.provenance == bg.provider_or_model == "naos scripts/make_example_assets.py"
+    assert (bg.attribution, bg.purchase_record, bg.retrieval_date, bg.redistributable) == ("", "", "", True)
+    assert bg.source == "library"
+    assert not bg.flagged and bg.reason == "" and bg.fallbacks == [] and bg.rejections == []
 
 
 def test_attribution_goes_into_provenance(library: Path):
@@ -77,20 +78,36 @@ def test_attribution_goes_into_provenance(library: Path):
     )
     [bg] = resolve(manifest(backgrounds=[need("background:harbor", "backgrounds/harbor.png")]), library)
     assert bg.license_type == "cc-by-4.0"
+    assert bg.attribution == "Jo Painter"
+    assert bg.redistributable is True  # an open licence permits it
     assert bg.provenance == "photo archive; attribution: Jo Painter"
 
 
-def test_asset_without_sidecar_gets_the_local_default_licence(library: Path):
+def test_asset_without_sidecar_is_rejected_and_the_rejection_recorded(library: Path):
+    """§25.4: a missing licence is rejected at resolution; with no other source the need becomes a placeholder."""
+    (library / "characters" / "tobias.png").write_bytes(PNG_BYTES + b"tobias")
+    [ch] = resolve(manifest(characters=[need("character:tobias", "characters/tobias.png")]), library)
+    assert (ch.status, ch.flagged) == ("placeholder", True)
+    [rej] = ch.rejections
+    assert (rej.source, rej.uri) == ("library", "library:characters/tobias.png")
+    assert "no licence" in rej.reason and "characters/tobias.png" in rej.reason
+    assert "rejected" in ch.reason
+
+
+@pytest.mark.parametrize("sidecar, why", [
+    ("- just\n- a list\n", "must be a mapping"),
+    ("license_type: [unclosed\n", "not valid YAML"),
+    ("license_type: unknown\n", "no licence"),
+    ("license_type: all_rights_reserved_probably\n", "unknown licence"),
+    ("license_type: CC-BY-4.0\n", "needs an attribution"),
+    ("license_type: commercial_licensed\nattribution: ''\n", "purchase_record"),
+    ("license_type: CC0\nretrieval_date: last tuesday\n", "ISO 8601"),
+])
+def test_bad_licence_metadata_is_rejected_with_the_reason(library: Path, sidecar: str, why: str):
+    (library / "characters" / "mara.png.meta.yaml").write_text(sidecar, encoding="utf-8")
     [ch] = resolve(manifest(characters=[need("character:mara", "characters/mara.png")]), library)
-    assert ch.status == "resolved"
-    assert ch.license_type == DEFAULT_LICENSE == "proprietary_cleared"
-    assert ch.sha256 == hashlib.sha256(PNG_BYTES + b"mara").hexdigest()
-
-
-def test_malformed_sidecar_is_an_error(library: Path):
-    (library / "characters" / "mara.png.meta.yaml").write_text("- just\n- a list\n", encoding="utf-8")
-    with pytest.raises(AssetMetadataError, match="character:mara"):
-        resolve(manifest(characters=[need("character:mara", "characters/mara.png")]), library)
+    assert ch.status == "placeholder"
+    assert why in ch.rejections[0].reason
 
 
 def test_absent_asset_becomes_a_flagged_placeholder(library: Path):
@@ -99,7 +116,7 @@ def test_absent_asset_becomes_a_flagged_placeholder(library: Path):
     assert cave.uri == "placeholder:background:sea_cave"
     assert cave.flagged is True
     assert cave.sha256 is None
-    assert cave.reason == "not in asset library: backgrounds/sea_cave.png"
+    assert cave.reason == "not in asset library: backgrounds/sea_cave.png (no source had it)"
     assert cave.fallbacks == ["library:backgrounds/sea_cave.png"]
     assert cave.license_type == "generated_local"
 
@@ -184,6 +201,7 @@ def test_symlinked_folder_out_of_the_library_is_refused(library: Path, tmp_path:
 
 def test_symlink_inside_the_library_is_fine(library: Path):
     (library / "backgrounds" / "quay.png").symlink_to("harbor.png")
+    (library / "backgrounds" / "quay.png.meta.yaml").symlink_to("harbor.png.meta.yaml")  # a licence per file name
     [bg] = resolve(manifest(backgrounds=[need("background:quay", "backgrounds/quay.png")]), library)
     assert bg.status == "resolved"
     assert bg.uri == "library:backgrounds/quay.png"

@@ -234,8 +234,17 @@ def test_manifest_characters(episode: str, pilot):
     shots = ep.shot_list.shots
     on_screen = {c for s in shots for c in s.characters}
     assert on_screen
-    assert {n.asset_id for n in ep.manifest.character_packs} == {f"character:{c}" for c in on_screen}
+    portraits = [n for n in ep.manifest.character_packs if n.kind == "character"]
+    assert {n.asset_id for n in portraits} == {f"character:{c}" for c in on_screen}
+    expressions = {(c, e) for s in shots for c, e in s.expressions.items() if e != "neutral"}
+    assert {n.asset_id for n in ep.manifest.character_packs if n.kind == "expression"} == {
+        f"expression:{c}/{e}" for c, e in expressions}
     for need in ep.manifest.character_packs:
+        if need.kind == "expression":  # characters/<id>/expressions/<emotion>.png, beside the flat portrait
+            cid, emotion = need.asset_id.removeprefix("expression:").split("/")
+            assert need.library_path == f"characters/{cid}/expressions/{emotion}.png"
+            assert need.shots == [s.id for s in shots if s.expressions.get(cid) == emotion]
+            continue
         cid = need.asset_id.removeprefix("character:")
         ch = ep.project.character(cid)
         assert need.kind == "character"

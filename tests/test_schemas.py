@@ -167,6 +167,17 @@ def _render_output(pilot: dict):
     )
 
 
+def _publish_record(pilot: dict):
+    return CONTRACTS["PublishRecord"].new(
+        episode_id="s01e01", render_output_sha256=SHA_A, files={"video": _file_ref(SHA_B, "video/mp4")},
+        rights={"passed": False, "issues": [{"asset_id": "background:sea_cave", "license_type": "generated_local",
+                                             "problem": "not cleared for redistribution"}],
+                "attributions": ["Photo by Ada Lens (CC-BY-4.0)"],
+                "override": {"approver": "rights@studio", "reason": "our own drawing"}},
+        destination="published/pilot/s01e01",
+    )
+
+
 def _run_summary_data() -> dict:
     return {"schema_version": "1.1.0", "run_id": "r1", "project_id": "demo", "episode_id": "s01e01",
             "status": "success", "exit_code": 0, "started_at": "2024-01-01T00:00:00+00:00",
@@ -247,6 +258,7 @@ SAMPLES: dict[str, Callable[[dict], Artifact]] = {
     "RenderPlan": _render_plan,
     "ShotClips": _shot_clips,
     "RenderOutput": _render_output,
+    "PublishRecord": _publish_record,
     "RunSummary": _run_summary,
     "RenderPackageRequest": _request,
     "RenderPackageResponse": _response,
@@ -272,6 +284,7 @@ NESTED_REQUIRED: dict[str, list[str]] = {
     "RenderPlan": ["assets[1].uri"],
     "ShotClips": ["clips[0].render_key"],
     "RenderOutput": ["video.sha256", "shot_clips[0].frames"],
+    "PublishRecord": ["rights.override.approver", "rights.issues[0].problem", "files.video.sha256"],
     "RunSummary": ["stages[0].status", "errors[0].code"],
     "RenderPackageRequest": ["inputs.shotlist_ref.shots[0].id", "inputs.render_plan_ref"],
     "RenderPackageResponse": ["run_summary.stages[0].duration_s", "errors[0].message"],

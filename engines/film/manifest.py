@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from schemas import AssetManifest, AssetNeed, BeatMarker, Project, ShotList, VOLine
 
-MANIFEST_VERSION = "manifest@3"
+MANIFEST_VERSION = "manifest@4"  # + names for generated stand-ins, character pack expressions
+
+
+def pack_folder(portrait: str | None, character_id: str) -> str:
+    """A character pack's folder: where `characters/<id>/portrait.png` lives, or `characters/<id>` beside a flat
+    `characters/<id>.png` portrait."""
+    path = PurePosixPath(portrait or f"characters/{character_id}.png")
+    return str(path.parent) if path.stem == "portrait" else str(path.parent / character_id)
 MUSIC_BED = "music:bed"
 FAST = {"angry", "urgent", "afraid", "excited"}
 SLOW = {"sad", "grief", "whisper", "tired"}
@@ -28,15 +37,24 @@ def build_manifest(shot_list: ShotList, shot_list_sha256: str, project: Project)
         loc = project.location(shot.environment)
         assert loc is not None, f"shot {shot.id}: unknown location {shot.environment}"
         need = backgrounds.setdefault(loc.id, AssetNeed(
-            asset_id=f"background:{loc.id}", kind="background", description=loc.description or loc.name,
+            asset_id=f"background:{loc.id}", kind="background", name=loc.name, description=loc.description or loc.name,
             library_path=loc.background or f"backgrounds/{loc.id}.png"))
         need.shots.append(shot.id)
         for cid in shot.characters:
             ch = project.character(cid)
             assert ch is not None, f"shot {shot.id}: unknown character {cid}"
             need = characters.setdefault(cid, AssetNeed(
-                asset_id=f"character:{cid}", kind="character", description=ch.description or ch.name,
+                asset_id=f"character:{cid}", kind="character", name=ch.name, description=ch.description or ch.name,
                 library_path=ch.portrait or f"characters/{cid}.png"))
+            need.shots.append(shot.id)
+        for cid, emotion in shot.expressions.items():  # optional: the character pack's image for this emotion
+            ch = project.character(cid)
+            if ch is None or emotion == "neutral":
+                continue
+            need = characters.setdefault(f"{cid}/{emotion}", AssetNeed(
+                asset_id=f"expression:{cid}/{emotion}", kind="expression", name=f"{ch.name} ({emotion})",
+                description=f"{ch.description or ch.name}; expression: {emotion}",
+                library_path=f"{pack_folder(ch.portrait, cid)}/expressions/{emotion}.png"))
             need.shots.append(shot.id)
         for line in shot.lines:
             pacing = "fast" if line.emotion in FAST else "slow" if line.emotion in SLOW else "normal"

@@ -1,12 +1,16 @@
-"""Media engine: resolve an AssetManifest against the local asset library (seed 004 §9, Phase 0)."""
+"""Media engine (seed 004 §9, §18.5, §25): resolve an AssetManifest, gate rights, write credits. No Dagster here."""
 
 from .plan import PLAN_VERSION, build_render_plan
 from .preflight import check_library_paths
 from .resolver import (
-    DEFAULT_LICENSE,
+    LIBRARY_SCHEME,
+    REGISTRY_SCHEME,
+    RESOLVER_VERSION,
     AssetChangedError,
     AssetMetadataError,
     AssetPathError,
+    ResolveEvent,
+    Resolver,
     file_sha256,
     library_file,
     library_uri,
@@ -16,21 +20,52 @@ from .resolver import (
     resolve_need,
     verify,
 )
+from .rights import attributions, credits_text, is_cc_by, licence_fields, licence_problem, rights_gate
+from .sources import (
+    ENTRY_POINT_GROUP,
+    AssetSource,
+    BlobStore,
+    Candidate,
+    GenerativeLocal,
+    PluginError,
+    SourceError,
+    load_sources,
+    plugin_class,
+)
 
 __all__ = [
-    "DEFAULT_LICENSE",
+    "ENTRY_POINT_GROUP",
+    "LIBRARY_SCHEME",
     "PLAN_VERSION",
-    "build_render_plan",
-    "check_library_paths",
+    "REGISTRY_SCHEME",
+    "RESOLVER_VERSION",
     "AssetChangedError",
     "AssetMetadataError",
     "AssetPathError",
+    "AssetSource",
+    "BlobStore",
+    "Candidate",
+    "GenerativeLocal",
+    "PluginError",
+    "ResolveEvent",
+    "Resolver",
+    "SourceError",
+    "attributions",
+    "build_render_plan",
+    "check_library_paths",
+    "credits_text",
     "file_sha256",
+    "is_cc_by",
+    "licence_fields",
+    "licence_problem",
     "library_file",
     "library_uri",
+    "load_sources",
     "placeholder_uri",
     "placeholders",
+    "plugin_class",
     "resolve",
     "resolve_need",
+    "rights_gate",
     "verify",
 ]

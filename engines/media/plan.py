@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas import AssetManifest, CaptionSettings, RenderPlan, RenderProfileSettings, ResolvedAsset
 
-PLAN_VERSION = "render-plan@2"
+PLAN_VERSION = "render-plan@3"  # + §25.2 rights fields, sources and rejections
 
 
 def build_render_plan(manifest: AssetManifest, manifest_sha256: str, resolved: list[ResolvedAsset],

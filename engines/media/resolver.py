@@ -1,31 +1,40 @@
-"""Asset resolution from the local asset library (seed 004 §9, Phase 0: local library only).
+"""Asset resolution (seed 004 §9, §25): the library first, then cached, searched and generated assets, then placeholders.
 
-Every need of an AssetManifest names a file inside the library (`need.library_path`). A present file
-resolves to `library:<relative posix path>` with the sha256 of its bytes and the licence and
-provenance of its sidecar `<file>.meta.yaml` (or the §19.0 default for local assets). An absent file
-becomes a flagged placeholder and the run continues. A path that points outside the library is an
-authoring error and raises AssetPathError.
+Every need of an AssetManifest names where the library should hold it (`need.library_path`). A present file with a
+valid licence in its sidecar `<file>.meta.yaml` resolves to `library:<relative posix path>` with the sha256 of its
+bytes. Otherwise the Resolver tries the cache, the project's plugins and the local generator (their bytes are kept in
+the registry: `registry:<sha256>`), and finally a flagged placeholder; the run continues (§17). A path that points
+outside the library is an authoring error and raises AssetPathError.
 
-Everything returned is deterministic: no timestamps, no absolute paths, only library-relative text.
+Everything returned is deterministic: no timestamps, no absolute paths, only library-relative text and hashes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import yaml
 
-from schemas.artifacts import AssetManifest, AssetNeed, ResolvedAsset
+from schemas.artifacts import AssetManifest, AssetNeed, AssetRejection, ResolvedAsset
 
+from .rights import licence_fields, licence_problem
+from .sources import AssetSource, BlobStore
+
+RESOLVER_VERSION = "resolver@2"
 LIBRARY_SCHEME = "library:"
+REGISTRY_SCHEME = "registry:"
 PLACEHOLDER_SCHEME = "placeholder:"
 SIDECAR_SUFFIX = ".meta.yaml"
-# §19.0: assets an author put into their own local library are treated as cleared for their use.
-DEFAULT_LICENSE = "proprietary_cleared"
 DEFAULT_PROVENANCE = "local asset library"
 PLACEHOLDER_LICENSE = "generated_local"
+OPTIONAL_KINDS = {"sfx": "optional sound effect not in the asset library",
+                  "expression": "optional expression not in the character pack (the portrait is drawn)"}
 PLACEHOLDER_PROVENANCE = "naos placeholder"
 
 
@@ -119,30 +128,7 @@ def verify(path: Path, sha256: str) -> None:
         raise AssetChangedError(f"{path.name}: bytes changed since resolution (sha256 {actual}, expected {sha256})")
 
 
-# ---- licence sidecars --------------------------------------------------------------------------
-
-
-def _licence(library_root: Path, rel: str, asset_id: str) -> tuple[str, str]:
-    """(license_type, provenance) from `<file>.meta.yaml` beside the asset, or the local default."""
-    sidecar, sidecar_rel = _checked(library_root, rel + SIDECAR_SUFFIX, asset_id)
-    if not sidecar.is_file():
-        return DEFAULT_LICENSE, DEFAULT_PROVENANCE
-    try:
-        meta = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise AssetMetadataError(f"asset {asset_id!r}: sidecar {sidecar_rel} is not valid YAML: {exc}") from None
-    if meta is None:
-        meta = {}
-    if not isinstance(meta, dict):
-        raise AssetMetadataError(f"asset {asset_id!r}: sidecar {sidecar_rel} must be a mapping of licence fields")
-    license_type = str(meta.get("license_type") or DEFAULT_LICENSE)
-    provider = str(meta.get("provider_or_model") or "").strip()
-    attribution = str(meta.get("attribution") or "").strip()
-    provenance = "; ".join(p for p in (provider, f"attribution: {attribution}" if attribution else "") if p)
-    return license_type, provenance or DEFAULT_PROVENANCE
-
-
-# ---- resolution --------------------------------------------------------------------------------
+# ---- the resolution chain ----------------------------------------------------------------------
 
 
 def _bare_id(need: AssetNeed) -> str:
@@ -155,43 +141,210 @@ def placeholder_uri(need: AssetNeed) -> str:
     return f"{PLACEHOLDER_SCHEME}{need.kind}:{_bare_id(need)}"
 
 
-def resolve_need(need: AssetNeed, library_root: Path) -> ResolvedAsset:
-    """Resolve one need against the library: the file, or a flagged placeholder if it is absent."""
-    library_root = Path(library_root)
-    path, rel = _checked(library_root, need.library_path, need.asset_id)
-    uri = LIBRARY_SCHEME + rel
-    if path.is_file():
-        license_type, provenance = _licence(library_root, rel, need.asset_id)
+def _provenance(fields: dict) -> str:
+    parts = [fields.get("provider_or_model") or ""]
+    if fields.get("attribution"):
+        parts.append(f"attribution: {fields['attribution']}")
+    return "; ".join(p for p in parts if p)
+
+
+@dataclass
+class ResolveEvent:
+    """One step of one need's resolution, for logs, run summaries and cache statistics."""
+
+    asset_id: str
+    source: str
+    outcome: str  # resolved, rejected, error, miss, cache_hit, cache_miss, placeholder
+    detail: str = ""
+
+
+@dataclass
+class Resolver:
+    """Resolve AssetManifest needs in §9's priority order:
+
+    1. the local library (`need.library_path`, licence from `<file>.meta.yaml`),
+    2. cached generated or fetched assets (key: the need and the sources that would answer it, never a path),
+    3. external search plugins, 4. generative plugins, the local Pillow generator last,
+    5. a flagged placeholder (the run continues; §17).
+
+    A candidate whose licence is missing or unknown is rejected (§25.4), the rejection is kept on the ResolvedAsset,
+    and the next source is tried. A source that raises degrades to the next one. Only a path escaping the library
+    stops resolution (AssetPathError: an authoring error)."""
+
+    library_root: Path
+    store: BlobStore | None = None
+    sources: list[AssetSource] = field(default_factory=list)
+    external_ttl_days: int = 30
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    events: list[ResolveEvent] = field(default_factory=list)
+
+    def resolve(self, manifest: AssetManifest) -> list[ResolvedAsset]:
+        """Every need of the manifest, in manifest order (backgrounds, character packs, props, sfx, music)."""
+        return [self.resolve_need(need) for need in manifest.needs()]
+
+    def _event(self, need: AssetNeed, source: str, outcome: str, detail: str = "") -> None:
+        self.events.append(ResolveEvent(need.asset_id, source, outcome, detail))
+
+    def resolve_need(self, need: AssetNeed) -> ResolvedAsset:
+        rejections: list[AssetRejection] = []
+        tried: list[str] = []
+        found = self._from_library(need, rejections, tried)
+        if found is None and self.store is not None:
+            found = self._from_cache(need, rejections)
+        if found is None:
+            for role in ("search", "generative"):
+                for source in (s for s in self.sources if s.role == role and need.kind in s.kinds):
+                    found = self._from_source(source, need, rejections, tried)
+                    if found is not None:
+                        break
+                if found is not None:
+                    break
+        if found is None:
+            self._event(need, "placeholder", "placeholder")
+            return self._placeholder(need, rejections, tried)
+        return found.model_copy(update={"rejections": rejections, "fallbacks": tried})
+
+    # -- 1. library ---------------------------------------------------------------------------
+
+    def _from_library(self, need: AssetNeed, rejections: list, tried: list) -> ResolvedAsset | None:
+        path, rel = _checked(Path(self.library_root), need.library_path, need.asset_id)
+        uri = LIBRARY_SCHEME + rel
+        if not path.is_file():
+            self._event(need, "library", "miss", rel)
+            tried.append(uri)
+            return None
+        try:
+            fields = licence_fields(_sidecar(Path(self.library_root), rel, need.asset_id))
+        except AssetMetadataError as exc:
+            fields, problem = {}, str(exc)
+        else:
+            problem = licence_problem(fields)
+        if problem is not None:
+            self._reject(need, "library", uri, f"{rel}: {problem}", rejections)
+            tried.append(uri)
+            return None
+        self._event(need, "library", "resolved", rel)
+        return ResolvedAsset(asset_id=need.asset_id, kind=need.kind, status="resolved", uri=uri,
+                             sha256=file_sha256(path), source="library", provenance=_provenance(fields)
+                             or DEFAULT_PROVENANCE, **fields)
+
+    # -- 2. cache -----------------------------------------------------------------------------
+
+    def cache_key(self, need: AssetNeed) -> str:
+        """The need (never its path) and the sources that would answer it, so enabling a source is a new key."""
+        chain = [[s.name, s.version] for s in self.sources if need.kind in s.kinds]
+        payload = {"need": {"kind": need.kind, "asset_id": need.asset_id, "name": need.name,
+                            "description": need.description}, "sources": chain, "resolver": RESOLVER_VERSION}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def _from_cache(self, need: AssetNeed, rejections: list) -> ResolvedAsset | None:
+        assert self.store is not None
+        sha = self.store.cache_get(self.cache_key(need), now=self.now())
+        if sha is None:
+            self._event(need, "cache", "cache_miss")
+            return None
+        try:
+            record = json.loads(self.store.get_bytes(sha))
+            asset = ResolvedAsset.model_validate(record["asset"])
+        except Exception as exc:  # a damaged record degrades to the next source, like any failing source
+            self._reject(need, "cache", f"registry:{sha}", f"cache record unreadable: {exc}", rejections)
+            return None
+        problem = licence_problem(asset.model_dump())
+        if problem is not None:  # the rules may have tightened since it was cached
+            self._reject(need, "cache", asset.uri, problem, rejections)
+            return None
+        self._event(need, "cache", "cache_hit", asset.source)
+        return asset
+
+    # -- 3, 4. plugins ------------------------------------------------------------------------
+
+    def _from_source(self, source: AssetSource, need: AssetNeed, rejections: list, tried: list) -> ResolvedAsset | None:
+        try:
+            candidate = source.find(need)
+        except Exception as exc:  # §17: provider unavailable -> degrade to the next source, never halt
+            self._event(need, source.name, "error", str(exc))
+            rejections.append(AssetRejection(source=source.name, reason=f"source error: {exc}"))
+            return None
+        if candidate is None:
+            self._event(need, source.name, "miss")
+            return None
+        fields = licence_fields(candidate.licence)
+        problem = licence_problem(fields)
+        if problem is not None:
+            self._reject(need, source.name, candidate.uri, problem, rejections)
+            tried.append(candidate.uri)
+            return None
+        cost = source.cost_usd if candidate.cost_usd is None else candidate.cost_usd
+        asset = ResolvedAsset(asset_id=need.asset_id, kind=need.kind, status="resolved", uri="", source=source.name,
+                              cost_usd=cost, provenance=_provenance(fields) or source.name, **fields)
+        if self.store is None:
+            raise RuntimeError("a Resolver with plugin sources needs a store to keep what they supply")
+        sha = self.store.put_bytes(candidate.data)
+        asset = asset.model_copy(update={"uri": f"{REGISTRY_SCHEME}{sha}", "sha256": sha,
+                                         "reason": f"not in the asset library ({need.library_path}); "
+                                                   f"supplied by {source.name}"})
+        expires = None
+        if source.locality == "external":
+            days = min(self.external_ttl_days, source.ttl_days or self.external_ttl_days)
+            expires = self.now() + timedelta(days=days)
+        record = {"asset": asset.model_dump(mode="json"), "media_type": candidate.media_type,
+                  "source_uri": candidate.uri}
+        record_sha = self.store.put_bytes(json.dumps(record, sort_keys=True).encode())
+        now = self.now()
+        self.store.cache_put(self.cache_key(need), record_sha, "resolved_asset", expires_at=expires, now=now)
+        # the bytes get an entry of their own, so cache pruning counts and frees them with the record
+        self.store.cache_put(f"{self.cache_key(need)}.object", sha, "resolved_asset/object", expires_at=expires,
+                             now=now)
+        self._event(need, source.name, "resolved", candidate.uri)
+        return asset
+
+    # -- 5. placeholder -----------------------------------------------------------------------
+
+    def _reject(self, need: AssetNeed, source: str, uri: str, reason: str, rejections: list) -> None:
+        self._event(need, source, "rejected", reason)
+        rejections.append(AssetRejection(source=source, uri=uri, reason=reason))
+
+    def _placeholder(self, need: AssetNeed, rejections: list, tried: list) -> ResolvedAsset:
+        # optional: a shot plays without its sound effect, and draws the portrait when an expression is missing
+        optional = OPTIONAL_KINDS.get(need.kind)
+        rel = PurePosixPath(*_relative_parts(need.library_path, need.asset_id)).as_posix()
+        why = "rejected, see rejections" if rejections else "no source had it"
         return ResolvedAsset(
-            asset_id=need.asset_id,
-            kind=need.kind,
-            status="resolved",
-            uri=uri,
-            sha256=file_sha256(path),
-            license_type=license_type,
-            provenance=provenance,
+            asset_id=need.asset_id, kind=need.kind, status="placeholder", uri=placeholder_uri(need), sha256=None,
+            source="placeholder", fallbacks=tried, flagged=optional is None,
+            reason=f"{optional}: {rel}" if optional else f"not in asset library: {rel} ({why})",
+            license_type=PLACEHOLDER_LICENSE, provider_or_model=PLACEHOLDER_PROVENANCE,
+            provenance=PLACEHOLDER_PROVENANCE, rejections=rejections,
         )
-    optional = need.kind == "sfx"  # a shot plays without its sound effect; nothing stands in for it
-    return ResolvedAsset(
-        asset_id=need.asset_id,
-        kind=need.kind,
-        status="placeholder",
-        uri=placeholder_uri(need),
-        sha256=None,
-        fallbacks=[uri],
-        flagged=not optional,
-        reason=f"optional sound effect not in the asset library: {rel}" if optional else f"not in asset library: {rel}",
-        license_type=PLACEHOLDER_LICENSE,
-        provenance=PLACEHOLDER_PROVENANCE,
-    )
 
 
-def resolve(manifest: AssetManifest, library_root: Path) -> list[ResolvedAsset]:
-    """Resolve every need of the manifest, in manifest order (backgrounds, character packs, props, sfx, music).
+def _sidecar(library_root: Path, rel: str, asset_id: str) -> dict:
+    """The mapping in `<file>.meta.yaml` beside the asset ({} when there is none: §25.4 then rejects it)."""
+    sidecar, sidecar_rel = _checked(library_root, rel + SIDECAR_SUFFIX, asset_id)
+    if not sidecar.is_file():
+        return {}
+    try:
+        meta = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise AssetMetadataError(f"sidecar {sidecar_rel} is not valid YAML: {exc}") from None
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise AssetMetadataError(f"sidecar {sidecar_rel} must be a mapping of licence fields")
+    return meta
 
-    Missing files become flagged placeholders; a path escaping the library raises AssetPathError.
-    """
-    return [resolve_need(need, library_root) for need in manifest.needs()]
+
+def resolve_need(need: AssetNeed, library_root: Path, store: BlobStore | None = None,
+                 sources: list[AssetSource] | None = None) -> ResolvedAsset:
+    """Resolve one need (see Resolver): library, cache, plugins, placeholder."""
+    return Resolver(Path(library_root), store=store, sources=list(sources or [])).resolve_need(need)
+
+
+def resolve(manifest: AssetManifest, library_root: Path, store: BlobStore | None = None,
+            sources: list[AssetSource] | None = None) -> list[ResolvedAsset]:
+    """Resolve every need of the manifest, in manifest order. With no store and no sources: the library alone,
+    missing files as flagged placeholders. A path escaping the library raises AssetPathError."""
+    return Resolver(Path(library_root), store=store, sources=list(sources or [])).resolve(manifest)
 
 
 def placeholders(resolved: list[ResolvedAsset]) -> list[str]:

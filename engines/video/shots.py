@@ -2,7 +2,8 @@
 
 Layout convention (the engine holds no story intelligence, only this mapping):
   background  = plan asset f"background:{shot.environment}"   (opaque 16:9 still)
-  characters  = plan assets f"character:{cid}" for cid in shot.characters, left to right (RGBA stills)
+  characters  = plan assets f"character:{cid}" for cid in shot.characters, left to right (RGBA stills); a resolved
+                f"expression:{cid}/{emotion}" for the shot's expression of that character is drawn instead
 An asset whose plan entry is "placeholder" (or absent from the plan) is drawn as a flagged placeholder card.
 
 Cost model (RENDERING-NOTES): each still is decoded once and the whole composite (background crop, character
@@ -67,14 +68,30 @@ def character_asset_id(character_id: str) -> str:
     return f"character:{character_id}"
 
 
+def expression_asset_id(character_id: str, emotion: str) -> str:
+    return f"expression:{character_id}/{emotion}"
+
+
 def shot_asset_ids(shot: Shot) -> list[str]:
-    return [background_asset_id(shot), *(character_asset_id(c) for c in shot.characters)]
+    """Every plan asset the shot can draw: its background, each character, and each character's expression."""
+    ids = [background_asset_id(shot), *(character_asset_id(c) for c in shot.characters)]
+    return ids + [expression_asset_id(c, shot.expressions[c]) for c in shot.characters if c in shot.expressions]
+
+
+def character_image_id(shot: Shot, plan: RenderPlan, character_id: str) -> str:
+    """The expression's image when the character pack has one resolved, else the character's portrait."""
+    emotion = shot.expressions.get(character_id)
+    if emotion is not None:
+        entry = plan.asset(expression_asset_id(character_id, emotion))
+        if entry is not None and entry.status == "resolved":
+            return entry.asset_id
+    return character_asset_id(character_id)
 
 
 def shot_placeholders(shot: Shot, plan: RenderPlan) -> list[str]:
     """Asset ids this shot renders as placeholders (plan status "placeholder", or absent from the plan)."""
     out = []
-    for asset_id in shot_asset_ids(shot):
+    for asset_id in [background_asset_id(shot), *(character_image_id(shot, plan, c) for c in shot.characters)]:
         entry = plan.asset(asset_id)
         if entry is None or entry.status != "resolved":
             out.append(asset_id)
@@ -236,7 +253,7 @@ def build_shot_chain(
             centres = [lo + (1 - 2 * lo) * i / (n - 1) for i in range(n)]
         x0 = (CW - W) / 2
         for i, cid in enumerate(shot.characters):
-            asset_id = character_asset_id(cid)
+            asset_id = character_image_id(shot, plan, cid)
             path = _resolved_path(plan, asset_id, asset_paths, shot.id)
             label = f"{tag}_c{i}"
             if path is not None:

@@ -2,9 +2,18 @@
 
 from dagster import AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
 
-from engines.media import PLAN_VERSION, AssetPathError, build_render_plan, placeholders, resolve
+from engines.media import (
+    PLAN_VERSION,
+    RESOLVER_VERSION,
+    AssetPathError,
+    PluginError,
+    Resolver,
+    build_render_plan,
+    load_sources,
+    placeholders,
+)
 from resources import NaosHome, NaosProject
-from schemas import AssetManifest, RenderPlan
+from schemas import AssetManifest, RenderPlan, canonical_json, sha256_bytes
 
 from ..partitions import episodes
 from ..stage import EXIT_BAD_INPUT, bad_input, stage_output
@@ -25,24 +34,41 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
         raise Failure(f"profile {config.profile!r} is not in the project's render_profiles "
                       f"({', '.join(proj.render_profiles)})", metadata={"naos/exit_code": EXIT_BAD_INPUT})
     try:
+        sources = load_sources(proj.assets.sources, generate_missing=proj.assets.generate_missing)
+        resolver = Resolver(project.library(proj), store=naos.registry(), sources=sources,
+                            external_ttl_days=proj.assets.external_ttl_days)
         # Resolution reads the library's current bytes, so it always runs; its output hash says what changed.
-        resolved = resolve(asset_manifest, project.library(proj))
-    except AssetPathError as exc:
-        raise Failure(str(exc), metadata={"naos/exit_code": EXIT_BAD_INPUT}, allow_retries=False) from None
+        resolved = resolver.resolve(asset_manifest)
+    except (AssetPathError, PluginError) as exc:
+        raise Failure(f"{project.project_file}: {exc}", metadata={"naos/exit_code": EXIT_BAD_INPUT},
+                      allow_retries=False) from None
     manifest_sha = asset_manifest.sha256()
-    params = {"profile": config.profile, "settings": settings.model_dump(mode="json")}
+    params = {"profile": config.profile, "settings": settings.model_dump(mode="json"), "resolver": RESOLVER_VERSION}
+    for a in resolved:
+        for r in a.rejections:
+            context.log.warning(f"{a.asset_id}: {r.source} {r.uri} rejected: {r.reason}")
+        if a.source not in ("library", "placeholder"):
+            context.log.info(f"{a.asset_id}: not in the library; {a.source} supplied it ({a.license_type})")
     flagged = placeholders(resolved)
     if flagged:
         context.log.warning(f"placeholders for assets missing from the library: {', '.join(flagged)}")
+    cache = [e.outcome for e in resolver.events if e.source == "cache"]
     return stage_output(
         "render_plan", naos, RenderPlan,
-        inputs={"asset_manifest": manifest_sha, **{a.asset_id: a.sha256 or a.uri for a in resolved}},
+        # the whole resolution (hashes and licence fields): an edited sidecar is a new plan
+        inputs={"asset_manifest": manifest_sha,
+                "resolved_assets": sha256_bytes(canonical_json([a.model_dump(mode="json") for a in resolved]))},
         params=params, code_version=PLAN_VERSION,
         compute=lambda: build_render_plan(asset_manifest, manifest_sha, resolved, config.profile, settings),
         describe=lambda v: {
             "placeholders": ", ".join(flagged) or "none", "profile": v.profile,
+            "sources": MetadataValue.json({a.asset_id: a.source for a in v.assets}),
+            "rejections": MetadataValue.json({a.asset_id: [r.model_dump() for r in a.rejections]
+                                              for a in v.assets if a.rejections}),
+            "asset_cache_hits": cache.count("cache_hit"), "asset_cache_misses": cache.count("cache_miss"),
             # §14: licence and provenance of every source the plan points at, kept in the registry record
-            "naos/provenance": MetadataValue.json({a.asset_id: {"license_type": a.license_type, "uri": a.uri,
-                                                                "provenance": a.provenance} for a in v.assets}),
+            "naos/provenance": MetadataValue.json({a.asset_id: a.model_dump(
+                include={"uri", "source", "license_type", "attribution", "purchase_record", "provider_or_model",
+                         "retrieval_date", "redistributable", "cost_usd"}) for a in v.assets}),
         },
     )

@@ -32,13 +32,14 @@ from dagster import (
 
 from engines.audio.audiobook import remux_m4a
 from engines.audio.episode import scene_chapters
-from engines.media import library_file, placeholders, verify
+from engines.media import credits_text, placeholders, rights_gate
 from engines.video import (
     RENDERER_VERSION,
     RenderError,
     concat_clips,
     episode_cues,
     ffmpeg_version,
+    render_end_card,
     render_shot,
     shot_asset_ids,
     shot_frames,
@@ -61,10 +62,18 @@ from schemas import (
     sha256_bytes,
 )
 
+from ..media.files import asset_path
 from ..partitions import episodes
 from ..stage import bad_input, stage_output
 
-EPISODE_VERSION = "episode-concat@3"  # + the mix, WebVTT, the audiobook and quality gates
+EPISODE_VERSION = "episode-concat@4"  # + credits, the attribution end card and the rights gate
+RIGHTS_CHECK = ("rights", "§25.4: every asset has a known licence and is cleared for redistribution "
+                          "(blocks publish unless overridden by an approver)")
+
+
+def end_card_seconds(lines: int) -> float:
+    """Long enough to read: 4 s, plus 1 s for every attribution after the third."""
+    return 4.0 + max(0, lines - 3) * 1.0
 
 
 def _sha_json(data: dict) -> str:
@@ -93,10 +102,8 @@ def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: Na
         library = project.library(project.load())
         paths = {}
         for asset_id in shot_asset_ids(shot):  # only this shot's files: each is hashed to verify it
-            asset = render_plan.asset(asset_id)
-            if asset is not None and asset.status == "resolved" and asset.uri.startswith("library:"):
-                path = library_file(library, asset.uri)
-                verify(path, asset.sha256)
+            path = asset_path(render_plan.asset(asset_id), library, registry)
+            if path is not None:
                 paths[asset_id] = path
         with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
             clip = Path(tmp) / f"{shot.id}.mp4"
@@ -164,7 +171,7 @@ def shot_clips(render_plan: RenderPlan, shot_list: ShotList):
        kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy with the mix, SRT and WebVTT "
                                     "captions, the episode audiobook (.m4a, a chapter per scene), quality gates.",
        check_specs=[AssetCheckSpec(name, asset="render_output", description=text)
-                    for name, text in QUALITY_GATES.items()])
+                    for name, text in (*QUALITY_GATES.items(), RIGHTS_CHECK)])
 def render_output(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_clips: ShotClips,
                   shot_list: ShotList, render_plan: RenderPlan, episode_audio: EpisodeAudio):
     registry = naos.registry()
@@ -181,13 +188,21 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
                             params={}, code_version=EPISODE_VERSION, media_type=media_type, run_id=context.run.run_id)
         return FileRef(uri=f"registry:{sha}", sha256=sha, bytes=path.stat().st_size, media_type=media_type)
 
+    rights = rights_gate(render_plan.assets)
+
     def build() -> RenderOutput:
         cues = episode_cues(shot_list, fps=render_plan.fps, label=render_plan.captions.speaker_labels)
         with tempfile.TemporaryDirectory(dir=naos.scratch()) as tmp:
             tmpdir = Path(tmp)
             mix = registry.path(episode_audio.mix.sha256)
-            info = concat_clips([registry.path(c.sha256) for c in shot_clips.clips], tmpdir / "episode.mp4",
-                                render_plan, audio_path=mix)
+            clips = [registry.path(c.sha256) for c in shot_clips.clips]
+            card_frames = 0
+            if rights.attributions:  # §25: CC-BY credits shown on screen, on a card after the last shot
+                card_frames = render_end_card("Credits", rights.attributions, end_card_seconds(len(rights.attributions)),
+                                              render_plan, tmpdir / "end_card.mp4")
+                clips.append(tmpdir / "end_card.mp4")
+            info = concat_clips(clips, tmpdir / "episode.mp4", render_plan, audio_path=mix)
+            (tmpdir / "credits.txt").write_text(credits_text(proj.title, episode, render_plan.assets), encoding="utf-8")
             write_srt(cues, tmpdir / "episode.srt")
             write_vtt(cues, tmpdir / "episode.vtt")
             remux_m4a(tmpdir / "episode.mp4", tmpdir / "episode.m4a", chapters=scene_chapters(shot_list, render_plan.fps),
@@ -195,8 +210,9 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
                       track=int(episode[-2:]) if episode[-2:].isdigit() else None)
             refs = {name: keep(name, tmpdir / file, media_type) for name, file, media_type in (
                 ("video", "episode.mp4", "video/mp4"), ("captions", "episode.srt", "application/x-subrip"),
-                ("captions_vtt", "episode.vtt", "text/vtt"), ("audiobook", "episode.m4a", "audio/mp4"))}
-        frames = sum(c.frames for c in shot_clips.clips)
+                ("captions_vtt", "episode.vtt", "text/vtt"), ("audiobook", "episode.m4a", "audio/mp4"),
+                ("credits", "credits.txt", "text/plain"))}
+        frames = sum(c.frames for c in shot_clips.clips) + card_frames
         duration = round(frames / render_plan.fps, 3)
         flagged = placeholders(render_plan.assets)
         return RenderOutput.new(
@@ -209,15 +225,20 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
             provenance={"renderer": RENDERER_VERSION, "episode": EPISODE_VERSION, "ffmpeg": ffmpeg_version(),
                         "compute_origin": "local", "measured_duration_s": f"{info.duration_s:.3f}"},
             quality_checks=quality_checks(cues, episode_audio, duration, proj.target_duration_s, flagged),
+            credits=refs["credits"], end_card_s=round(card_frames / render_plan.fps, 3), rights=rights,
         )
 
     out = stage_output(
         "render_output", naos, RenderOutput, inputs=inputs, params=params, code_version=EPISODE_VERSION,
         compute=build,
         describe=lambda v: {"video_sha256": v.video.sha256, "duration_s": v.duration_s,
-                            "placeholders": ", ".join(v.placeholders) or "none"},
+                            "placeholders": ", ".join(v.placeholders) or "none",
+                            "attributions": len(v.rights.attributions) if v.rights else 0},
     )
     yield out
     for check in out.value.quality_checks:
         yield AssetCheckResult(check_name=check.name, passed=check.passed, severity=AssetCheckSeverity.WARN,
                                metadata={"detail": check.detail})
+    issues = out.value.rights.issues if out.value.rights else []
+    yield AssetCheckResult(check_name=RIGHTS_CHECK[0], passed=not issues, severity=AssetCheckSeverity.WARN,
+                           metadata={"detail": "; ".join(f"{i.asset_id}: {i.problem}" for i in issues) or "all cleared"})
