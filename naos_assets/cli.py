@@ -6,6 +6,7 @@ Exit codes: 0 done, 2 bad input, 3 blocked by a gate, 4 pipeline failure, 5 wait
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -167,7 +168,19 @@ def cmd_render(args: argparse.Namespace) -> int:
          f"misses {summary.cache_misses}")
     if code == EXIT_OK:
         _say(f"video: {out / 'episode.mp4'}")
+        prune_after_run(home)  # what the cache_prune_sensor does after runs launched from the UI
     return code
+
+
+def prune_after_run(home: Path) -> None:
+    from io_managers import Registry
+    from resources import default_cache_max_bytes
+    from sensors.cache_sensor import MIN_IDLE
+
+    report = Registry.local(home / "artifacts").cache_prune(default_cache_max_bytes(), min_idle=MIN_IDLE)
+    if report.evicted or report.expired:
+        _say(f"cache: {report.expired} expired and {report.evicted} least recently used entries removed "
+             f"({_size(report.freed_bytes)} freed; budget NAOS_CACHE_MAX_BYTES)")
 
 
 def export(home: Path, episode: str, out: Path) -> None:
@@ -304,6 +317,41 @@ def cmd_audiobook(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    """What the cache holds (rendered shots, TTS takes, resolved assets, stage artifacts), and pruning it."""
+    from datetime import timedelta
+
+    from io_managers import Registry
+    from resources import default_cache_max_bytes, parse_size
+
+    registry = Registry.local(naos_home() / "artifacts")
+    try:
+        budget = parse_size(args.max_size) if args.max_size is not None else default_cache_max_bytes()
+    except ValueError as exc:
+        _say(f"bad input: --max-size / NAOS_CACHE_MAX_BYTES: {exc}")
+        return EXIT_BAD_INPUT
+    if args.action == "prune":
+        idle = timedelta(minutes=args.min_idle_minutes)
+        report = registry.cache_prune(budget, min_idle=idle if idle else None)
+        _say(f"cache pruned to {_size(budget)}: {report.expired} expired, {report.evicted} evicted, "
+             f"{report.dangling} dangling; freed {_size(report.freed_bytes)}; kept {report.kept_entries} entries "
+             f"({_size(report.kept_bytes)} cache-only, {report.live_kept} objects current artifacts still use)")
+        return EXIT_OK
+    stats = registry.cache_stats()
+    print(json.dumps({**stats, "max_bytes": budget}, indent=2, sort_keys=True))
+    _say(f"cache: {stats['entries']} entries, {_size(stats['bytes'])} ({_size(stats['cache_only_bytes'])} cache-only, "
+         f"budget {_size(budget)})")
+    return EXIT_OK
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas.export import export_json_schemas
 
@@ -339,6 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("--approver", help="id of the person clearing the assets' rights")
     pub.add_argument("--reason", help="why the override is justified (recorded)")
     pub.set_defaults(func=cmd_publish)
+    cache = sub.add_parser("cache", help="cache statistics, or prune it to a size (LRU; expired assets first)")
+    cache.add_argument("action", choices=["stats", "prune"])
+    cache.add_argument("--max-size", help="budget, e.g. 20GiB or 500MB (default NAOS_CACHE_MAX_BYTES, else 20GiB)")
+    cache.add_argument("--min-idle-minutes", type=float, default=60,
+                       help="never evict entries used this recently (a run may be reading them); default 60")
+    cache.set_defaults(func=cmd_cache)
     schemas = sub.add_parser("schemas", help="export JSON Schemas")
     schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
     schemas.set_defaults(func=cmd_schemas)

@@ -3,8 +3,8 @@
 from dagster import Definitions, load_assets_from_modules
 
 from io_managers import RegistryIOManager
-from resources import NaosHome, NaosProject, default_naos_home, default_project_file
-from sensors import episode_partitions_sensor
+from resources import NaosHome, NaosProject, default_cache_max_bytes, default_naos_home, default_project_file
+from sensors import cache_prune_sensor, episode_partitions_sensor
 
 from .audio import assets as audio
 from .canon import assets as canon
@@ -24,7 +24,7 @@ def resources(project_file: str | None = None, naos_home: str | None = None) -> 
     home = naos_home or default_naos_home()
     return {
         "project": NaosProject(project_file=project_file or default_project_file()),
-        "naos": NaosHome(naos_home=home),
+        "naos": NaosHome(naos_home=home, cache_max_bytes=default_cache_max_bytes()),
         "registry": RegistryIOManager(naos_home=home),
     }
 
@@ -33,7 +33,7 @@ def build_definitions(project_file: str | None = None, naos_home: str | None = N
     return Definitions(
         assets=ASSETS,
         jobs=[render_episode, canon_check, season_audiobook_job, publish_episode],
-        sensors=[episode_partitions_sensor],
+        sensors=[episode_partitions_sensor, cache_prune_sensor],
         resources=resources(project_file, naos_home),
         loggers={"naos_progress": naos_progress},
     )

@@ -16,6 +16,36 @@ def default_naos_home() -> str:
     return str(Path(os.environ.get("NAOS_HOME", ".naos")).resolve())
 
 
+DEFAULT_CACHE_MAX_BYTES = 20 * 2**30
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from `20GiB`, `500MB`, `1.5G` or a plain integer (K/M/G/T are powers of 1024, KB/MB/GB/TB of 1000)."""
+    if isinstance(text, int):
+        return text
+    value = text.strip().upper().replace(" ", "")
+    units = {"TIB": 2**40, "GIB": 2**30, "MIB": 2**20, "KIB": 2**10, "TB": 10**12, "GB": 10**9, "MB": 10**6,
+             "KB": 10**3, "T": 2**40, "G": 2**30, "M": 2**20, "K": 2**10, "B": 1}
+    for unit, factor in units.items():
+        if value.endswith(unit) and value[: -len(unit)]:
+            number = value[: -len(unit)]
+            break
+    else:
+        number, factor = value, 1
+    try:
+        size = float(number) * factor
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size (e.g. 20GiB, 500MB, 1048576)") from None
+    if size < 0:
+        raise ValueError(f"{text!r}: a size cannot be negative")
+    return int(size)
+
+
+def default_cache_max_bytes() -> int:
+    """NAOS_CACHE_MAX_BYTES (e.g. 20GiB), default 20 GiB."""
+    return parse_size(os.environ.get("NAOS_CACHE_MAX_BYTES", str(DEFAULT_CACHE_MAX_BYTES)))
+
+
 def default_project_file() -> str:
     return str(Path(os.environ.get("NAOS_PROJECT", "examples/pilot/project.yaml")).resolve())
 
@@ -42,6 +72,7 @@ class NaosHome(ConfigurableResource):
     """`NAOS_HOME` (default .naos): artifacts/ is the registry, scratch/ holds renders in progress."""
 
     naos_home: str
+    cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES  # §29.3: LRU budget for what only the cache holds
 
     def registry(self) -> Registry:
         return Registry.local(Path(self.naos_home) / "artifacts")

@@ -14,6 +14,19 @@ from schemas import AssetNeed
 CALLS: list[tuple[str, str]] = []
 
 
+def _png(asset_id: str) -> bytes:
+    """A small, real, deterministic image whose colour depends on the asset id."""
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    r, g, b = hashlib.sha256(asset_id.encode()).digest()[:3]
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 180), (r, g, b)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 class StockSearch(AssetSource):
     """An external stock library: answers every background with a CC-BY image, for a fee."""
 
@@ -29,8 +42,9 @@ class StockSearch(AssetSource):
         licence = {"license_type": self.options.get("license_type", "CC-BY-4.0"),
                    "attribution": self.options.get("attribution", f"Photo of {need.asset_id} by Ada Lens"),
                    "provider_or_model": "stock.example", "retrieval_date": "2026-11-22"}
-        return Candidate(data=f"stock bytes for {need.asset_id}".encode(), uri=f"https://stock.example/{need.asset_id}",
-                         media_type="image/png", licence=licence)
+        data = self.options.get("data") or _png(need.asset_id)
+        return Candidate(data=data, uri=f"https://stock.example/{need.asset_id}", media_type="image/png",
+                         licence=licence)
 
 
 class DownSearch(AssetSource):

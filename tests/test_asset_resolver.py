@@ -80,7 +80,7 @@ def test_library_first_then_search_then_generative_then_placeholder(library, reg
     assert harbor.sha256 == hashlib.sha256(b"harbor image bytes").hexdigest()
     # the stock source only has backgrounds: the cave comes from it, for its declared cost
     assert (cave.source, cave.license_type, cave.cost_usd) == ("stock_search", "CC-BY-4.0", 0.25)
-    assert cave.uri == f"registry:{cave.sha256}" and registry.get_bytes(cave.sha256) == b"stock bytes for background:sea_cave"
+    assert cave.uri == f"registry:{cave.sha256}" and registry.get_bytes(cave.sha256) == asset_sources._png(CAVE.asset_id)
     assert cave.fallbacks == ["library:backgrounds/sea_cave.png"]
     # no character search: drawn locally, licence generated_local, not cleared for redistribution by default
     assert (mara.source, mara.license_type, mara.redistributable, mara.status) == (
@@ -143,6 +143,12 @@ def test_unknown_licence_is_rejected_recorded_and_the_next_source_tried(library,
     assert "unknown licence 'whatever-the-site-said'" in rej.reason
     assert cave.fallbacks == ["library:backgrounds/sea_cave.png", "https://stock.example/background:sea_cave"]
     assert ("stock_search", "rejected") in [(e.source, e.outcome) for e in r.events]
+
+
+def test_bytes_that_are_not_an_image_are_rejected(library, registry):
+    cave = resolver(library, registry, StockSearch(data=b"<html>rate limited</html>")).resolve_need(CAVE)
+    assert cave.source == "generative_local"
+    assert "not a readable image" in cave.rejections[0].reason
 
 
 def test_cc_by_without_attribution_is_rejected(library, registry):

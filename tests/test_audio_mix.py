@@ -1,5 +1,6 @@
-"""The audio mix and audiobook engines against the real bundled ffmpeg: slot fitting, track assembly, ducking,
-two-pass loudness normalisation, m4a/m4b chapters and tags, and byte-identical reruns."""
+"""The audio mix and audiobook engines against the real bundled ffmpeg: slot fitting, track assembly, ducking (whole
+or from a pre-roll), loudness (two-pass loudnorm; the numpy meter, limiter and normaliser the episode mix uses),
+m4a/m4b chapters and tags, and byte-identical reruns."""
 
 from __future__ import annotations
 
@@ -153,6 +154,88 @@ def test_measure_loudness_reads_a_file_and_bytes_alike(tmp_path):
     assert figures == mix.measure_loudness(tmp_path / "t.wav")
     assert set(figures) == {"integrated_lufs", "true_peak_dbtp", "lra_lu"}
     assert figures["true_peak_dbtp"] == pytest.approx(20 * np.log10(0.5), abs=0.2)
+
+
+def test_ducking_a_segment_with_a_preroll_continues_the_one_pass_mix():
+    """duck_samples from the middle of a timeline: the bed taken at its loop position, the compressor fed a pre-roll
+    (here with speech in it, still ducking), gives the samples one pass over the whole timeline gives."""
+    music = mix.read_wav(mix.wav_bytes(music_like(7.0)))
+    dialogue = mix.read_wav(mix.assemble_track([(2.0, tone(3.0, 600, 0.25)), (9.0, tone(2.5, 500, 0.25))], 16.0))
+    whole = mix.duck_samples(dialogue, music)
+    assert len(whole) == 16 * RATE
+    split, preroll = mix.samples_for(10.5), mix.samples_for(2.0)  # mid-line: the hardest place for a seam
+    later = mix.duck_samples(dialogue[split - preroll :], music, music_offset=(split - preroll) % len(music),
+                             skip=preroll)
+    first = mix.duck_samples(dialogue[:split], music)
+    joined = np.concatenate([first, later]).astype(np.int32)
+    assert len(joined) == len(whole)
+    assert np.abs(joined - whole).max() <= 1
+    cold = mix.duck_samples(dialogue[split:], music, music_offset=split % len(music))  # no pre-roll: a seam
+    assert np.abs(cold.astype(np.int32) - whole[split:]).max() > 100
+
+
+# ---- loudness in numpy ------------------------------------------------------------------------------------------
+
+
+def test_integrated_loudness_of_a_reference_sine():
+    """BS.1770-4: a 997 Hz sine at -20 dBFS reads -23.0 LUFS (0 dBFS reads -3.01)."""
+    t = np.arange(10 * RATE) / RATE
+    samples = np.round(0.1 * 32768 * np.sin(2 * np.pi * 997 * t)).astype(np.int16)
+    assert mix.integrated_lufs(samples) == pytest.approx(-23.01, abs=0.02)
+    assert mix.true_peak_dbtp(samples) == pytest.approx(-20.0, abs=0.05)
+    assert mix.integrated_lufs(np.zeros(5 * RATE, dtype=np.int16)) == float("-inf")
+
+
+@pytest.mark.parametrize("kind", ["speech", "music"])
+def test_numpy_meter_agrees_with_ebur128(kind, speech):
+    wav = speech if kind == "speech" else mix.wav_bytes(music_like(12.0))
+    ours = mix.read_wav(wav)
+    theirs = mix.measure_loudness(wav)  # 0.1 resolution
+    assert mix.integrated_lufs(ours) == pytest.approx(theirs["integrated_lufs"], abs=0.1)
+    assert mix.true_peak_dbtp(ours) == pytest.approx(theirs["true_peak_dbtp"], abs=0.15)
+
+
+def test_true_peak_sees_between_the_samples():
+    """A sine at a quarter of the rate, sampled 45 degrees off its crests: every sample is at 0.707 of the peak."""
+    n = np.arange(RATE)
+    samples = np.round(0.5 * 32768 * np.sin(2 * np.pi * n / 4 + np.pi / 4)).astype(np.int16)
+    assert np.abs(samples).max() / 32768 == pytest.approx(0.5 / np.sqrt(2), abs=1e-3)
+    assert mix.true_peak_dbtp(samples) == pytest.approx(20 * np.log10(0.5), abs=0.15)  # not the -9 dB of the samples
+
+
+def test_limiter_gain_never_exceeds_what_each_block_allows():
+    rng = np.random.default_rng(5)
+    required = np.ones(20_000)
+    peaks = rng.integers(0, len(required), 300)
+    required[peaks] = rng.uniform(0.2, 0.95, len(peaks))
+    nodes = mix.limiter_gain(required, ramp=30, hold=20)
+    assert len(nodes) == len(required) + 1 and nodes.max() <= 1.0
+    assert np.all(nodes[:-1] <= required + 1e-12) and np.all(nodes[1:] <= required + 1e-12)  # both ends of a block
+    assert np.abs(np.diff(nodes)).max() < 0.1  # smooth: no step in the gain
+    assert np.array_equal(mix.limiter_gain(np.ones(100), ramp=30, hold=20), np.ones(101))
+
+
+@pytest.mark.parametrize("kind", ["speech", "music"])
+def test_normalise_hits_the_target_with_one_gain_and_the_limiter(kind, speech):
+    samples = mix.read_wav(speech if kind == "speech" else mix.wav_bytes(music_like(12.0)))
+    out, report = mix.normalise(samples, target_lufs=-16.0, true_peak_db=-1.0)
+    assert len(out) == len(samples) and out.dtype == np.int16
+    assert report["output_lufs"] == pytest.approx(-16.0, abs=mix.LOUDNESS_TOLERANCE_LU)
+    measured = mix.measure_loudness(mix.wav_bytes(out))  # independent: ebur128
+    assert measured["integrated_lufs"] == pytest.approx(-16.0, abs=0.15), (measured, report)
+    assert measured["true_peak_dbtp"] <= -1.0, (measured, report)
+    assert mix.true_peak_dbtp(out) <= -1.0 - mix.LIMIT_MARGIN_DB + 0.05
+    again, _ = mix.normalise(samples, target_lufs=-16.0, true_peak_db=-1.0)
+    assert sha(mix.wav_bytes(again)) == sha(mix.wav_bytes(out))
+    if kind == "music":  # low crest factor: the gain alone does it, nothing is limited
+        assert report["limited"] == 0.0
+        assert report["gain_db"] == pytest.approx(-16.0 - report["input_lufs"], abs=mix.GAIN_STEP_DB)
+
+
+def test_normalise_returns_silence_as_it_is():
+    silence = np.zeros(3 * RATE, dtype=np.int16)
+    out, report = mix.normalise(silence, target_lufs=-16.0, true_peak_db=-1.0)
+    assert np.array_equal(out, silence) and report["input_lufs"] == float("-inf")
 
 
 # ---- audiobook --------------------------------------------------------------------------------------------------

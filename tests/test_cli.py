@@ -20,7 +20,7 @@ PILOT = ROOT / "examples" / "pilot"
 OUTPUTS = ["EpisodePlan.json", "Canon.json", "CanonDiff.json", "ContextPack.json", "Script.json", "GateReport.json",
            "VoiceOver.json", "ShotList.json", "AssetManifest.json", "RecordingPacket.json", "RecordingPacket.csv",
            "RenderPlan.json", "EpisodeAudio.json", "RenderOutput.json", "episode.mp4", "episode.srt", "episode.vtt",
-           "episode.m4a"]
+           "episode.m4a", "credits.txt"]
 GOLDEN = ROOT / "tests" / "golden" / "s01e01.sha256.json"
 
 
@@ -140,9 +140,11 @@ def test_rerun_is_all_cache_hits(first_render):
 
 
 def test_placeholder_is_flagged_and_run_completes(tmp_path):
-    """s01e02, with the seed's default approve_canon_diff: true (the pilot turns it off)."""
+    """s01e02, with the seed's default approve_canon_diff: true (the pilot turns it off), and no generated stand-ins:
+    the missing sea cave becomes a flagged placeholder."""
     project = _copy_pilot(tmp_path)
-    _edit_yaml(project / "project.yaml", lambda d: d["human_checkpoints"].update(approve_canon_diff=True))
+    _edit_yaml(project / "project.yaml", lambda d: (d["human_checkpoints"].update(approve_canon_diff=True),
+                                                    d.update(assets={"generate_missing": False})))
     result = render(project / "project.yaml", tmp_path / "out", tmp_path / "home", episode="s01e02")
     assert result.returncode == 0, result.stderr
     # the canon of s01e02 folds s01e01's diff: the CLI ran s01e01 through the Canon Gate first; it passed, and

@@ -185,32 +185,43 @@ def loop_to(samples: np.ndarray, n: int) -> np.ndarray:
 def duck_music(dialogue_wav: bytes, music_path: Path, duration_s: float) -> bytes:
     """Dialogue over a music bed: the music (any format ffmpeg reads, downmixed to mono 48 kHz) looped or trimmed to
     `duration_s` sample-exactly, lowered by MUSIC_BED_DB dB and ducked under the dialogue (sidechaincompress keyed by
-    the dialogue), then summed with it (amix normalize=0). Exactly `duration_s` long.
-
-    Determinism: the filter graph's last ~0.2 s differed between runs (how many final frames sidechaincompress/amix
-    emit at EOF depends on which input's end the graph sees first), with `-stream_loop -1` or with two finite inputs
-    of equal length. So both inputs run DUCK_TAIL_S past the end and the result is cut at exactly n samples; the
-    music loop is done here, sample-exact, rather than with `-stream_loop`."""
+    the dialogue), then summed with it (amix normalize=0). Exactly `duration_s` long (see duck_samples)."""
     music_path = Path(music_path)
     if not music_path.is_file():
         raise RenderError(f"duck music under dialogue: {music_path}", "music file does not exist")
     n = samples_for(duration_s)
+    return wav_bytes(duck_samples(_fit_length(read_wav(dialogue_wav), n), read_wav(music_path)))
+
+
+def duck_samples(dialogue: np.ndarray, music: np.ndarray, *, music_offset: int = 0, skip: int = 0) -> np.ndarray:
+    """`dialogue` (int16) over the music bed `music` (int16, looped from sample `music_offset` of the loop), the bed
+    lowered by MUSIC_BED_DB dB and ducked under the dialogue, as int16 of the dialogue's length minus the first
+    `skip` samples (a pre-roll fed through the compressor so its state is right where the result starts).
+
+    Determinism: the filter graph's last ~0.2 s differed between runs (how many final frames sidechaincompress/amix
+    emit at EOF depends on which input's end the graph sees first), with `-stream_loop -1` or with two finite inputs
+    of equal length. So both inputs run DUCK_TAIL_S past the end (silent dialogue, the bed going on) and the result
+    is cut at exactly the dialogue's length; the music loop is done here, sample-exact, rather than with
+    `-stream_loop`."""
+    n = len(dialogue)
+    if not 0 <= skip <= n:
+        raise ValueError(f"cannot skip {skip} samples of {n}")
     margin = samples_for(DUCK_TAIL_S)
-    dialogue = _fit_length(read_wav(dialogue_wav), n + margin)
-    music = loop_to(read_wav(music_path), n + margin)
+    bed = np.zeros(n + margin, dtype=np.int16) if len(music) == 0 else \
+        np.take(music, (music_offset + np.arange(n + margin)) % len(music))
     with tempfile.TemporaryDirectory(prefix="naos-audio-") as tmp:
-        dlg, bed, dst = Path(tmp) / "dialogue.wav", Path(tmp) / "music.wav", Path(tmp) / "mix.wav"
-        dlg.write_bytes(wav_bytes(dialogue))
-        bed.write_bytes(wav_bytes(music))
+        dlg, bed_wav, dst = Path(tmp) / "dialogue.wav", Path(tmp) / "music.wav", Path(tmp) / "mix.wav"
+        dlg.write_bytes(wav_bytes(_fit_length(np.asarray(dialogue, dtype=np.int16), n + margin)))
+        bed_wav.write_bytes(wav_bytes(bed))
         _ffmpeg(
-            [*GLOBAL_FLAGS, "-i", f"file:{dlg}", "-i", f"file:{bed}",
+            [*GLOBAL_FLAGS, "-i", f"file:{dlg}", "-i", f"file:{bed_wav}",
              "-filter_complex", duck_filter(), "-map", "[out]", *PCM_OUT, *BITEXACT_FLAGS, f"file:{dst}"],
             "duck music under dialogue",
         )  # fmt: skip
         mixed = read_wav(dst.read_bytes())
     if len(mixed) < n:
         raise RenderError("duck music under dialogue", f"ffmpeg returned {len(mixed)} samples, expected {n}")
-    return wav_bytes(mixed[:n])
+    return mixed[skip:n]
 
 
 # ---- loudness ---------------------------------------------------------------------------------------------------
@@ -338,3 +349,196 @@ def loudnorm_two_pass(wav: bytes, target_lufs: float = -16.0, true_peak_db: floa
     loudnorm, pass 2 applies loudnorm with the measured values and linear=true (loudnorm falls back to dynamic mode
     when a linear gain would break the true-peak or LRA target; logged), resampled back to 48 kHz. Same length."""
     return loudnorm_two_pass_report(wav, target_lufs, true_peak_db, lra)[0]
+
+
+# ---- loudness in numpy: one global gain and a true-peak limiter --------------------------------------------------
+#
+# The loudnorm passes above oversample the whole track to 192 kHz three to five times. The episode mix measures and
+# normalises in numpy instead: BS.1770-4 integrated loudness (K-weighting, 400 ms blocks every 100 ms, absolute and
+# relative gates) and true peak (4x oversampled), then one linear gain with a lookahead limiter on the true-peak
+# envelope. Plain float64 arithmetic in a fixed order: the same samples give the same bytes.
+
+# K-weighting at 48 kHz (ITU-R BS.1770-4, tables 1 and 2): the head's high shelf, then the RLB high-pass
+K_WEIGHTING_SOS = np.array([
+    [1.53512485958697, -2.69169618940638, 1.19839281085285, 1.0, -1.69065929318241, 0.73248077421585],
+    [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621],
+])  # fmt: skip
+HOP = RATE // 10  # gating blocks are 400 ms (4 hops) long and start every 100 ms
+ABSOLUTE_GATE_LUFS = -70.0
+RELATIVE_GATE_LU = -10.0
+TRUE_PEAK_OVERSAMPLING = 4
+FULL_SCALE = 32768.0  # int16 full scale, as ffmpeg reads s16 (its ebur128 agrees with these figures)
+# normalise: the limiter's ceiling under the true-peak target (the two meters' interpolators differ a little), the
+# gain's resolution (a round figure, so a last-bit difference in a measurement cannot change it), how close the
+# result's integrated loudness must come to the target, and how many measured corrections to try
+LIMIT_MARGIN_DB = 0.1
+GAIN_STEP_DB = 0.01
+LOUDNESS_TOLERANCE_LU = 0.05
+GAIN_TRIES = 3
+# the limiter's gain: an S-shaped ramp LIMIT_RAMP_S long before a peak (lookahead), held LIMIT_HOLD_S after it, the
+# same ramp back up; computed on blocks of LIMIT_BLOCK samples and interpolated linearly in between
+LIMIT_RAMP_S = 0.01
+LIMIT_HOLD_S = 0.02
+LIMIT_BLOCK = 16
+_CHUNK = 1 << 20  # samples per chunk of the true-peak interpolator (bounded memory on long episodes)
+
+
+def _as_float(samples: np.ndarray) -> np.ndarray:
+    """int16 samples (or floats in int16 units) as float64 in full scale [-1, 1)."""
+    return np.asarray(samples, dtype=np.float64) / FULL_SCALE
+
+
+def _lufs(power):
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10 * np.log10(power)
+
+
+def _gated(hop_energy: np.ndarray) -> float:
+    """Integrated loudness (LUFS) from the K-weighted energy of each 100 ms hop: 400 ms blocks, both gates."""
+    if len(hop_energy) < 4:
+        return float("-inf")
+    powers = (hop_energy[:-3] + hop_energy[1:-2] + hop_energy[2:-1] + hop_energy[3:]) / (4 * HOP)
+    powers = powers[_lufs(powers) > ABSOLUTE_GATE_LUFS]
+    if len(powers) == 0:
+        return float("-inf")
+    relative = _lufs(powers.mean()) + RELATIVE_GATE_LU
+    return float(_lufs(powers[_lufs(powers) > relative].mean()))
+
+
+def _k_energy(x: np.ndarray, width: int) -> np.ndarray:
+    """Energy of the K-weighted signal (x in full scale) in each whole run of `width` samples."""
+    from scipy.signal import sosfilt
+
+    runs = len(x) // width
+    weighted = sosfilt(K_WEIGHTING_SOS, x[: runs * width]).reshape(runs, width)
+    return np.einsum("ij,ij->i", weighted, weighted)
+
+
+def integrated_lufs(samples: np.ndarray) -> float:
+    """BS.1770-4 / EBU R128 integrated loudness of int16 samples at RATE (mono), in LUFS; -inf when nothing passes
+    the absolute gate (silence)."""
+    return _gated(_k_energy(_as_float(samples), HOP))
+
+
+def true_peak_envelope(samples: np.ndarray, block: int = 1) -> np.ndarray:
+    """The largest magnitude (full scale) of the 4x oversampled signal (BS.1770-4 annex 2; scipy's polyphase Kaiser
+    interpolator) over each run of `block` samples [k * block, (k + 1) * block), the last run padded with silence:
+    the signal between its samples, as a true-peak meter sees it."""
+    from scipy.signal import resample_poly
+
+    x = _as_float(samples).astype(np.float32)  # float32: three times faster, and 1e-7 is plenty for a peak
+    x = np.concatenate([x, np.zeros(-len(x) % block, dtype=np.float32)])
+    up, pad, step = TRUE_PEAK_OVERSAMPLING, 64, _CHUNK - _CHUNK % block  # pad: > the interpolator's half length
+    env = np.empty(len(x) // block)
+    for start in range(0, len(x), step):
+        lo, hi = max(0, start - pad), min(len(x), start + step + pad)
+        count = min(step, len(x) - start)
+        fine = resample_poly(x[lo:hi], up, 1)[(start - lo) * up : (start - lo + count) * up]
+        env[start // block : (start + count) // block] = np.abs(fine).reshape(count // block, block * up).max(axis=1)
+    return np.maximum(env, np.abs(x).reshape(-1, block).max(axis=1))
+
+
+def true_peak_dbtp(samples: np.ndarray) -> float:
+    peak = float(true_peak_envelope(samples).max(initial=0.0))
+    return 20 * math.log10(peak) if peak > 0 else float("-inf")
+
+
+def _sliding_min(values: np.ndarray, before: int, after: int) -> np.ndarray:
+    """out[k] = min(values[k - before .. k + after]), 1.0 beyond the ends."""
+    from scipy.ndimage import minimum_filter1d
+
+    size = before + after + 1
+    padded = np.concatenate([np.ones(before), values, np.ones(after)])
+    return minimum_filter1d(padded, size)[size // 2 : size // 2 + len(values)]
+
+
+def _trailing_mean(values: np.ndarray, size: int) -> np.ndarray:
+    """out[n] = mean(values[n - size + 1 .. n]), the first value repeated before the start."""
+    padded = np.concatenate([np.full(size, values[0]), values])
+    sums = np.cumsum(padded)
+    return (sums[size:] - sums[:-size]) / size
+
+
+def limiter_gain(required: np.ndarray, *, ramp: int, hold: int) -> np.ndarray:
+    """Node values of a smooth gain curve, one per block, with the curve between nodes k and k + 1 (linear) never
+    above `required[k]` (each block's largest allowed gain, <= 1): each dip is held `hold` blocks after it and met
+    by an S-shaped ramp about `ramp` blocks long on either side (two trailing means of half that length over a
+    sliding minimum that looks that far ahead, so every mean stays under the blocks it ends on and the next)."""
+    half = max(1, ramp // 2)
+    floor = _sliding_min(np.append(required, 1.0), before=max(1, hold), after=2 * half - 1)
+    return np.minimum(_trailing_mean(_trailing_mean(floor, half), half), 1.0)
+
+
+def normalise(samples: np.ndarray, target_lufs: float, true_peak_db: float) -> tuple[np.ndarray, dict]:
+    """int16 `samples` at `target_lufs` integrated with the true peak at most `true_peak_db`: one linear gain (in
+    GAIN_STEP_DB steps) and a lookahead limiter on the 4x true-peak envelope, LIMIT_MARGIN_DB under the ceiling.
+    Limiting lowers the loudness, so the gain is solved for (on block energies, c·K(x) standing in for K(c·x)), then
+    the result is measured and the gain corrected until it is within LOUDNESS_TOLERANCE_LU (up to GAIN_TRIES).
+    Returns (int16 samples, report: `gain_db`, `input_lufs`, `output_lufs`, `limited` (the fraction of samples the
+    limiter lowered), `tries`). Silence comes back as it is."""
+    samples = np.asarray(samples, dtype=np.int16)
+    n, block = len(samples), LIMIT_BLOCK
+    x = _as_float(np.concatenate([samples, np.zeros(-n % HOP, dtype=np.int16)]))
+    energy = _k_energy(x, block)  # per block; HOP is a whole number of blocks
+    hops = n // HOP
+    measured = _gated(energy[: hops * (HOP // block)].reshape(hops, HOP // block).sum(axis=1))
+    if not math.isfinite(measured):
+        return samples, {"gain_db": 0.0, "input_lufs": measured, "output_lufs": measured, "limited": 0.0, "tries": 0}
+    envelope = true_peak_envelope(x * FULL_SCALE, block)  # per block, full scale
+    ceiling = 10 ** ((true_peak_db - LIMIT_MARGIN_DB) / 20)
+    ramp, hold = samples_for(LIMIT_RAMP_S) // block, samples_for(LIMIT_HOLD_S) // block
+
+    def curve(gain_db: float) -> np.ndarray | None:
+        gain = 10 ** (gain_db / 20)
+        if gain * envelope.max(initial=0.0) <= ceiling:
+            return None
+        with np.errstate(divide="ignore"):
+            return limiter_gain(np.minimum(1.0, ceiling / (gain * envelope)), ramp=ramp, hold=hold)
+
+    def estimate(gain_db: float) -> float:
+        nodes = curve(gain_db)
+        scale = 10 ** (gain_db / 10) * (1.0 if nodes is None else (nodes[:-1] ** 2 + nodes[1:] ** 2) / 2)
+        per_block = energy * scale
+        return _gated(per_block[: hops * (HOP // block)].reshape(hops, HOP // block).sum(axis=1))
+
+    def solve(goal: float) -> float:
+        """The least gain (a whole number of GAIN_STEP_DB) whose estimated loudness reaches `goal`: the loudness
+        rises with the gain, slower once the limiter works, so bracket it and close in by interpolation."""
+        lo = math.floor((goal - measured) / GAIN_STEP_DB)  # no limiting: exactly goal; with it, under
+        f_lo = estimate(lo * GAIN_STEP_DB)
+        if f_lo >= goal:
+            return lo * GAIN_STEP_DB
+        hi, f_hi, most = lo, f_lo, lo + round(60 / GAIN_STEP_DB)  # past +60 dB the limiter is all there is
+        while f_hi < goal:
+            if hi >= most:
+                return hi * GAIN_STEP_DB
+            lo, f_lo = hi, f_hi
+            hi = min(most, hi + max(1, math.ceil(2 * (goal - f_hi) / GAIN_STEP_DB)))
+            f_hi = estimate(hi * GAIN_STEP_DB)
+        bisect = False
+        while hi - lo > 1:
+            mid = (lo + hi) // 2 if bisect else lo + round((goal - f_lo) / (f_hi - f_lo) * (hi - lo))
+            mid = min(max(mid, lo + 1), hi - 1)
+            f_mid = estimate(mid * GAIN_STEP_DB)
+            width = hi - lo
+            lo, f_lo, hi, f_hi = (mid, f_mid, hi, f_hi) if f_mid < goal else (lo, f_lo, mid, f_mid)
+            bisect = hi - lo > width // 2  # interpolation that barely narrows the bracket: halve it next
+        return hi * GAIN_STEP_DB
+
+    goal = target_lufs
+    for attempt in range(1, GAIN_TRIES + 1):
+        tries, gain_db = attempt, solve(goal)
+        nodes = curve(gain_db)
+        out = x * (10 ** (gain_db / 20) * FULL_SCALE)
+        if nodes is not None:  # the curve between nodes, block by block
+            steps = (nodes[1:] - nodes[:-1])[:, None] * (np.arange(block) / block)[None, :]
+            steps += nodes[:-1, None]
+            out *= steps.reshape(-1)
+        out = np.clip(np.rint(out, out=out), -32768, 32767, out=out)[:n].astype(np.int16)
+        result = integrated_lufs(out)
+        if abs(result - target_lufs) <= LOUDNESS_TOLERANCE_LU:
+            break
+        goal += target_lufs - result  # the estimate's bias, measured
+    limited = 0.0 if nodes is None else float(np.count_nonzero(nodes[:-1] < 1.0)) / (len(nodes) - 1)
+    return out, {"gain_db": round(gain_db, 2), "input_lufs": measured, "output_lufs": result, "limited": limited,
+                 "tries": tries}

@@ -33,6 +33,7 @@ from engines.video.card import CardStyle, fit_text, mix, png_bytes, text_card, t
 GENERATOR_VERSION = "naos-generate@1"  # bump whenever the bytes a given input produces change
 MEDIA_TYPE = "image/png"
 SS = 2  # supersampling factor for shapes
+CAPTION_INSET = 0.09  # the background caption's distance from the lower-left corner, fraction of width and height
 
 RGB = tuple[int, int, int]
 
@@ -137,23 +138,35 @@ def _vignette(image: Image.Image, strength: int = 84) -> Image.Image:
 
 
 def _label(
-    image: Image.Image, text: str, *, anchor: str, size: int, max_width: int, margin: int, fg: RGB, bg: RGB, alpha: int
+    image: Image.Image,
+    text: str,
+    *,
+    anchor: str,
+    size: int,
+    max_width: int,
+    margin: int | tuple[int, int],
+    fg: RGB,
+    bg: RGB,
+    alpha: int,
 ) -> None:
-    """A one-line text on a rounded, translucent box, in place. anchor: "bottom-left" or "bottom-center"."""
+    """A one-line text on a rounded, translucent box, in place. anchor: "bottom-left" or "bottom-center";
+    margin: pixels from the edges, or (x, y)."""
     text = " ".join(text.split())
     if not text:
         return
-    block = fit_text(text, max_width, round(size * 1.3), size, max(6, size // 2), max_lines=1)
+    pad_x = max(3, size // 2)  # the box, padding included, is at most max_width wide
+    block = fit_text(text, max(8, max_width - 2 * pad_x), round(size * 1.3), size, max(6, size // 2), max_lines=1)
     line = block.lines[0]
     font = block.font
-    pad_x, pad_y = max(3, font.size // 2), max(2, font.size // 4)
+    pad_y = max(2, font.size // 4)
     ascent, descent = font.getmetrics()
     box_w = round(text_width(font, line)) + 2 * pad_x
     box_h = ascent + descent + 2 * pad_y
     w, h = image.size
-    box_w, box_h = min(box_w, w - 2 * margin), min(box_h, h - 2 * margin)
-    x = margin if anchor == "bottom-left" else (w - box_w) // 2
-    y = h - margin - box_h
+    mx, my = margin if isinstance(margin, tuple) else (margin, margin)
+    box_w, box_h = min(box_w, w - 2 * mx), min(box_h, h - 2 * my)
+    x = mx if anchor == "bottom-left" else (w - box_w) // 2
+    y = h - my - box_h
     layer = Image.new("RGBA", (box_w, box_h), (*bg, 0))
     mask = Image.new("L", (box_w, box_h), 0)
     ImageDraw.Draw(mask).rounded_rectangle([0, 0, box_w - 1, box_h - 1], radius=max(2, box_h // 4), fill=alpha)
@@ -580,8 +593,11 @@ def generate_background(asset_id: str, name: str, description: str, width: int =
     if "storm" in moods and ({"rain", "rainy", "storm", "stormy"} & set(words)) and not theme.interior:
         _rain(canvas)
     out = _vignette(image.reduce(SS))
-    _label(out, name or asset_id, anchor="bottom-left", size=max(8, round(height / 40)), max_width=width * 45 // 100,
-           margin=max(4, round(height / 40)), fg=(236, 236, 232), bg=(12, 14, 18), alpha=150)  # fmt: skip
+    # Inset CAPTION_INSET from the corner: render_shot crops backgrounds for its framings (up to 1/1.18 of the
+    # still for medium shots), so the caption is either whole (establishing to medium) or cropped away (close-ups).
+    _label(out, name or asset_id, anchor="bottom-left", size=max(8, round(height / 40)), max_width=width * 4 // 10,
+           margin=(round(width * CAPTION_INSET), round(height * CAPTION_INSET)), fg=(236, 236, 232), bg=(12, 14, 18),
+           alpha=150)  # fmt: skip
     return png_bytes(out)
 
 

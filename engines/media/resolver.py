@@ -12,6 +12,7 @@ Everything returned is deterministic: no timestamps, no absolute paths, only lib
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import yaml
+from PIL import Image
 
 from schemas.artifacts import AssetManifest, AssetNeed, AssetRejection, ResolvedAsset
 
@@ -33,6 +35,7 @@ PLACEHOLDER_SCHEME = "placeholder:"
 SIDECAR_SUFFIX = ".meta.yaml"
 DEFAULT_PROVENANCE = "local asset library"
 PLACEHOLDER_LICENSE = "generated_local"
+IMAGE_KINDS = {"background", "character", "expression", "prop"}
 OPTIONAL_KINDS = {"sfx": "optional sound effect not in the asset library",
                   "expression": "optional expression not in the character pack (the portrait is drawn)"}
 PLACEHOLDER_PROVENANCE = "naos placeholder"
@@ -239,7 +242,11 @@ class Resolver:
 
     def _from_cache(self, need: AssetNeed, rejections: list) -> ResolvedAsset | None:
         assert self.store is not None
-        sha = self.store.cache_get(self.cache_key(need), now=self.now())
+        key, now = self.cache_key(need), self.now()
+        sha = self.store.cache_get(key, now=now)
+        # the bytes' own entry is touched too (LRU keeps record and bytes together); either gone is a miss
+        if sha is not None and self.store.cache_get(f"{key}.object", now=now) is None:
+            sha = None
         if sha is None:
             self._event(need, "cache", "cache_miss")
             return None
@@ -269,7 +276,7 @@ class Resolver:
             self._event(need, source.name, "miss")
             return None
         fields = licence_fields(candidate.licence)
-        problem = licence_problem(fields)
+        problem = licence_problem(fields) or _media_problem(need.kind, candidate.data)
         if problem is not None:
             self._reject(need, source.name, candidate.uri, problem, rejections)
             tried.append(candidate.uri)
@@ -316,6 +323,18 @@ class Resolver:
             license_type=PLACEHOLDER_LICENSE, provider_or_model=PLACEHOLDER_PROVENANCE,
             provenance=PLACEHOLDER_PROVENANCE, rejections=rejections,
         )
+
+
+def _media_problem(kind: str, data: bytes) -> str | None:
+    """Bytes from outside the library are not trusted: an image need must get an image Pillow can read."""
+    if kind not in IMAGE_KINDS:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except Exception as exc:
+        return f"not a readable image ({type(exc).__name__}: {exc})"
+    return None
 
 
 def _sidecar(library_root: Path, rel: str, asset_id: str) -> dict:

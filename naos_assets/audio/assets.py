@@ -80,7 +80,8 @@ def recording_packet(context: AssetExecutionContext, naos: NaosHome, shot_list: 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=MIX_VERSION, group_name="audio",
        kinds={"audio"}, description="The episode mix after the timing lock: takes fitted to their slots (±10 % atempo), "
-                                    "music ducked under dialogue, two-pass loudnorm to the project's target.")
+                                    "music ducked under dialogue, mixed scene by scene (segments cached in the "
+                                    "registry), one gain and a true-peak limiter to the project's target.")
 def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_list: ShotList,
                   voice_over: VoiceOver, render_plan: RenderPlan) -> Output[EpisodeAudio]:
     with bad_input():
@@ -93,12 +94,22 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
            for a in render_plan.assets if a.kind == "sfx" and a.status == "resolved"}
     inputs = {"shot_list": shot_list.sha256(), "voice_over": voice_over.sha256(), "render_plan": render_plan.sha256()}
     params = {"target_lufs": proj.audio.loudness_lufs, "true_peak_db": proj.audio.true_peak_db}
+    segments = {"hits": 0, "misses": 0}  # scene segments of the mix found in the registry's cache, or mixed
+
+    class Segments:  # the engine's SegmentCache over the registry: cache key -> WAV object
+        def get(self, key: str) -> bytes | None:
+            sha = registry.cache_get(key)
+            segments["hits" if sha is not None else "misses"] += 1
+            return None if sha is None else registry.get_bytes(sha)
+
+        def put(self, key: str, wav: bytes) -> None:
+            registry.cache_put(key, registry.put_bytes(wav), "episode_audio/segment")
 
     def compute() -> EpisodeAudio:
         try:
             wav, placements, loudness = mix_episode(
                 shot_list, voice_over, registry.get_bytes, fps=render_plan.fps, music=music, sfx=sfx,
-                target_lufs=proj.audio.loudness_lufs, true_peak_db=proj.audio.true_peak_db)
+                target_lufs=proj.audio.loudness_lufs, true_peak_db=proj.audio.true_peak_db, cache=Segments())
         except SlotError as exc:
             raise Failure(description=f"QA: {exc}", allow_retries=False,
                           metadata={"naos/exit_code": EXIT_PIPELINE_FAILED, "shot_id": exc.shot_id,
@@ -117,7 +128,8 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
     return stage_output(
         "episode_audio", naos, EpisodeAudio, inputs=inputs, params=params, code_version=MIX_VERSION, compute=compute,
         describe=lambda v: {"lines": len(v.placements), "music_bed": v.music_bed or "none", "sfx": ", ".join(sfx) or "none",
-                            "integrated_lufs": v.loudness.integrated_lufs if v.loudness else "silent"},
+                            "integrated_lufs": v.loudness.integrated_lufs if v.loudness else "silent",
+                            "segment_hits": segments["hits"], "segment_misses": segments["misses"]},
     )
 
 
