@@ -66,20 +66,32 @@ def run_pipeline(project: Path, home: Path, out: Path, workers: int = 1) -> floa
 def run_floor(pipeline_out: Path, project: Path, out: Path, home: Path) -> float:
     """One ffmpeg pass over the same timeline, muxing the pipeline's own mix (the audio engine's work is not in the
     floor: the ratio charges the pipeline for TTS and mixing too)."""
-    from engines.media import library_file
     from engines.video.floor import render_one_pass
     from engines.writing import library_root, load_project
+    from io_managers import Registry
+    from naos_assets.media.files import asset_path
     from schemas import RenderPlan, ShotList
 
     shot_list = ShotList.model_validate_json((pipeline_out / "ShotList.json").read_bytes())
     plan = RenderPlan.model_validate_json((pipeline_out / "RenderPlan.json").read_bytes())
     library = library_root(load_project(project), project)
-    paths = {a.asset_id: library_file(library, a.uri) for a in plan.assets if a.status == "resolved"}
+    registry = Registry.local(home / "artifacts")
+    paths = {a.asset_id: asset_path(a, library, registry) for a in plan.assets if a.status == "resolved"}
     started = time.perf_counter()
     mix = json.loads((pipeline_out / "EpisodeAudio.json").read_text())["mix"]["sha256"]
     audio = home / "artifacts" / "objects" / mix
     render_one_pass(shot_list, plan, paths, out / "floor.mp4", audio_path=audio)
     return time.perf_counter() - started
+
+
+def edit_one_line(project: Path, scene: int = 5) -> str:
+    """Change one word of one line of one scene in the outline (as an author's small fix would)."""
+    outline = project.parent / "episodes" / "s01e01.yaml"
+    data = yaml.safe_load(outline.read_text())
+    beat = data["scenes"][scene - 1]["beats"][1]
+    beat["line"] = beat["line"].replace("the ", "that ", 1)
+    outline.write_text(yaml.safe_dump(data, sort_keys=False))
+    return beat["line"]
 
 
 def main() -> int:
@@ -101,6 +113,12 @@ def main() -> int:
     floor_s = run_floor(work / "out", project, work, work / "home")
     print("bench: re-run with every stage cached ...", flush=True)
     cached_s = run_pipeline(project, work / "home", work / "out-cached")
+    print("bench: one line of one scene edited, re-render ...", flush=True)
+    edit_one_line(project)
+    edit_s = run_pipeline(project, work / "home", work / "out-edit")
+    edit = json.loads((work / "out-edit" / "run_summary.json").read_text())
+    shot_hits = sum(edit["shot_cache"].values())
+    edit_stages = {s["stage"]: s["duration_s"] for s in edit["stages"]}
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "episode_s": output["duration_s"],
@@ -112,6 +130,12 @@ def main() -> int:
         "ratio_workers2": round(parallel_s / floor_s, 2),
         "workers2_identical_mp4": same,
         "cached_rerun_s": round(cached_s, 1),
+        "edit_rerender_s": round(edit_s, 1),
+        "edit_ratio": round(edit_s / pipeline_s, 3),
+        "edit_shot_hit_rate": round(shot_hits / len(edit["shot_cache"]), 3),
+        "edit_shots_rerendered": sorted(k for k, hit in edit["shot_cache"].items() if not hit),
+        "edit_stage_hit_rate": round(edit["cache_hits"] / max(1, edit["cache_hits"] + edit["cache_misses"]), 3),
+        "edit_slowest_stages_s": dict(sorted(edit_stages.items(), key=lambda kv: -kv[1])[:4]),
         "per_shot_mean_s": round(sum(s["duration_s"] for s in summary["stages"] if "render_shot_clip[" in s["stage"])
                                  / max(1, len(output["shot_clips"])), 2),
     }
@@ -119,7 +143,8 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     print(f"| {result['episode_s']:.0f} s, {result['shots']} shots | {result['floor_s']} s | {result['pipeline_s']} s "
           f"({result['ratio']}) | {result['pipeline_workers2_s']} s ({result['ratio_workers2']}) "
-          f"| {result['cached_rerun_s']} s |")
+          f"| {result['cached_rerun_s']} s | {result['edit_rerender_s']} s ({result['edit_ratio']}, "
+          f"{result['edit_shot_hit_rate']:.0%} shot hits) |")
     return 0
 
 

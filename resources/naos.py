@@ -26,12 +26,11 @@ def parse_size(text: str | int) -> int:
     value = text.strip().upper().replace(" ", "")
     units = {"TIB": 2**40, "GIB": 2**30, "MIB": 2**20, "KIB": 2**10, "TB": 10**12, "GB": 10**9, "MB": 10**6,
              "KB": 10**3, "T": 2**40, "G": 2**30, "M": 2**20, "K": 2**10, "B": 1}
-    for unit, factor in units.items():
+    number, factor = value, 1
+    for unit, size in units.items():
         if value.endswith(unit) and value[: -len(unit)]:
-            number = value[: -len(unit)]
+            number, factor = value[: -len(unit)], size
             break
-    else:
-        number, factor = value, 1
     try:
         size = float(number) * factor
     except ValueError:

@@ -252,3 +252,39 @@ def test_credits_list_every_attribution_once(library, registry):
     for a in assets:
         assert a.asset_id in text
     assert text.index("Attributions") < text.index("Assets")
+
+
+def test_an_evicted_asset_is_fetched_again_not_handed_out_dangling(library, registry):
+    first = resolver(library, registry, StockSearch()).resolve_need(CAVE)
+    report = registry.cache_prune(0, now=T0 + timedelta(days=1))  # nothing current refers to it: all evictable
+    assert report.evicted >= 2 and not registry.has(first.sha256)
+    again = resolver(library, registry, StockSearch(), now=T0 + timedelta(days=1)).resolve_need(CAVE)
+    assert again.sha256 == first.sha256 and registry.has(again.sha256)
+    assert len(asset_sources.CALLS) == 2
+
+
+def test_cache_cli_shows_and_prunes(tmp_path, registry):
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    home = tmp_path / "home"
+    reg = Registry.local(home / "artifacts")
+    for i in range(3):
+        reg.cache_put(f"key{i}", reg.put_bytes(bytes([i]) * 1000), "shot_clip", now=T0 + timedelta(minutes=i))
+    env = {"NAOS_HOME": str(home), "PATH": "/usr/bin:/bin"}
+
+    def naos(*args):
+        return subprocess.run([sys.executable, "-m", "naos_assets.cli", "cache", *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    stats = naos("stats")
+    assert stats.returncode == 0, stats.stderr
+    data = json.loads(stats.stdout)
+    assert (data["entries"], data["bytes"], data["stages"]["shot_clip"]["entries"]) == (3, 3000, 3)
+    pruned = naos("prune", "--max-size", "1500B", "--min-idle-minutes", "0")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "2 evicted" in pruned.stderr
+    assert reg.cache_get("key2") is not None and reg.cache_get("key0") is None  # least recently used went first
+    assert naos("prune", "--max-size", "lots").returncode == 2

@@ -1,9 +1,11 @@
-"""Dialogue fitting, track assembly, music ducking and loudness normalisation, over the bundled ffmpeg.
+"""Dialogue fitting, track assembly, music ducking and loudness normalisation, over the bundled ffmpeg and numpy.
 
-Every function takes and returns WAV bytes: mono, 16-bit PCM, 48 kHz (`RATE`). Inputs in another layout (other rate,
-stereo, float, or any file ffmpeg decodes) are converted once by ffmpeg (`-ar 48000 -ac 1`). Sample-exact work (padding, trimming, placing clips) is done with
-numpy; everything that filters runs the bundled ffmpeg single-threaded with the bit-exact flags, so the same inputs
-give byte-identical outputs. Plain Python, no Dagster.
+Every function takes and returns WAV bytes: mono, 16-bit PCM, 48 kHz (`RATE`), or int16 samples at RATE (the
+`*_samples`, meter and `normalise` functions). Inputs in another layout (other rate, stereo, float, or any file
+ffmpeg decodes) are converted once by ffmpeg (`-ar 48000 -ac 1`). Sample-exact work (padding, trimming, placing
+clips) is done with numpy; time-stretching and ducking run the bundled ffmpeg single-threaded with the bit-exact
+flags; loudness is measured and normalised in numpy/scipy (BS.1770-4) in a fixed order of float64 operations. So the
+same inputs give byte-identical outputs. Plain Python, no Dagster.
 """
 
 from __future__ import annotations
