@@ -114,7 +114,12 @@ def test_render_is_voiced_mixed_and_checked(first_render):
         assert [s.type for s in mp4.streams] == ["video", "audio"]
     # the gates ran as Dagster asset checks and are in the run summary too
     summary = json.loads((out / "run_summary.json").read_text())
-    assert {q["name"]: q["passed"] for q in summary["quality_checks"]} == {name: True for name in checks}
+    assert {q["name"]: q["passed"] for q in summary["quality_checks"]} == {**{name: True for name in checks},
+                                                                           "rights": True}
+    output = json.loads((out / "RenderOutput.json").read_text())
+    assert output["rights"] == {"passed": True, "issues": [], "attributions": [], "override": None}
+    assert output["end_card_s"] == 0  # no CC-BY asset, no end card
+    assert "background:harbor: generated_local" in (out / "credits.txt").read_text()
 
 
 def test_golden_render_is_byte_identical(first_render, tmp_path):

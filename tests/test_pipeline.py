@@ -27,9 +27,14 @@ def test_definitions_load(tmp_path):
     defs = build_definitions(project_file=str(PILOT), naos_home=str(tmp_path))
     Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("render_episode")
-    assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {*STAGES, *AUDIO}
+    assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {*STAGES, *AUDIO,
+                                                                                              "publish"}
     assert {k.name for k in defs.resolve_asset_graph().asset_check_keys} == {
-        "caption_sync", "loudness", "runtime", "missing_assets"}
+        "caption_sync", "loudness", "runtime", "missing_assets", "rights"}
+    # publish is its own job: rendering never publishes
+    assert {k.to_user_string() for k in defs.resolve_job_def("publish_episode").asset_layer.executable_asset_keys} \
+        == {"publish"}
+    assert "publish" not in {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert job.partitions_def == episodes
     assert {k.to_user_string() for k in defs.resolve_job_def("canon_check").asset_layer.executable_asset_keys} == \
         set(STAGES[:7])
@@ -37,6 +42,7 @@ def test_definitions_load(tmp_path):
     assert job.executor_def.name == "multi_or_in_process_executor"
     assert render_episode.config == {"execution": {"config": {"in_process": {}}}}
     assert defs.resolve_sensor_def("episode_partitions_sensor") is not None
+    assert defs.resolve_sensor_def("cache_prune_sensor") is not None
     # the shot steps are ops inside the shot_clips graph, not a partition dimension
     shot_clips = defs.resolve_assets_def("shot_clips")
     assert shot_clips.partitions_def == episodes

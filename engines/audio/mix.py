@@ -4,8 +4,9 @@ Every function takes and returns WAV bytes: mono, 16-bit PCM, 48 kHz (`RATE`), o
 `*_samples`, meter and `normalise` functions). Inputs in another layout (other rate, stereo, float, or any file
 ffmpeg decodes) are converted once by ffmpeg (`-ar 48000 -ac 1`). Sample-exact work (padding, trimming, placing
 clips) is done with numpy; time-stretching and ducking run the bundled ffmpeg single-threaded with the bit-exact
-flags; loudness is measured and normalised in numpy/scipy (BS.1770-4) in a fixed order of float64 operations. So the
-same inputs give byte-identical outputs. Plain Python, no Dagster.
+flags; loudness is measured and normalised in numpy/scipy (BS.1770-4), with the gain rounded to 0.01 dB so that a
+last-bit difference in a measurement cannot change it. So the same inputs give byte-identical outputs. Plain Python,
+no Dagster.
 """
 
 from __future__ import annotations
@@ -387,24 +388,28 @@ _CHUNK = 1 << 20  # samples per chunk of the true-peak interpolator (bounded mem
 
 def _as_float(samples: np.ndarray) -> np.ndarray:
     """int16 samples (or floats in int16 units) as float64 in full scale [-1, 1)."""
-    return np.asarray(samples, dtype=np.float64) / FULL_SCALE
+    return np.multiply(samples, 1 / FULL_SCALE, dtype=np.float64)  # a power of two: exact, one pass
 
 
-def _lufs(power):
-    with np.errstate(divide="ignore"):
-        return -0.691 + 10 * np.log10(power)
+def _lufs(power: float) -> float:
+    return -0.691 + 10 * math.log10(power) if power > 0 else float("-inf")
+
+
+def _power(lufs: float) -> float:
+    return 10 ** ((lufs + 0.691) / 10)
 
 
 def _gated(hop_energy: np.ndarray) -> float:
-    """Integrated loudness (LUFS) from the K-weighted energy of each 100 ms hop: 400 ms blocks, both gates."""
+    """Integrated loudness (LUFS) from the K-weighted energy of each 100 ms hop: 400 ms blocks, both gates (compared
+    as powers, so no array logarithm: those may differ in the last bit between CPUs)."""
     if len(hop_energy) < 4:
         return float("-inf")
     powers = (hop_energy[:-3] + hop_energy[1:-2] + hop_energy[2:-1] + hop_energy[3:]) / (4 * HOP)
-    powers = powers[_lufs(powers) > ABSOLUTE_GATE_LUFS]
+    powers = powers[powers > _power(ABSOLUTE_GATE_LUFS)]
     if len(powers) == 0:
         return float("-inf")
-    relative = _lufs(powers.mean()) + RELATIVE_GATE_LU
-    return float(_lufs(powers[_lufs(powers) > relative].mean()))
+    relative = _lufs(float(powers.mean())) + RELATIVE_GATE_LU
+    return _lufs(float(powers[powers > _power(relative)].mean()))
 
 
 def _k_energy(x: np.ndarray, width: int) -> np.ndarray:
@@ -426,9 +431,14 @@ def true_peak_envelope(samples: np.ndarray, block: int = 1) -> np.ndarray:
     """The largest magnitude (full scale) of the 4x oversampled signal (BS.1770-4 annex 2; scipy's polyphase Kaiser
     interpolator) over each run of `block` samples [k * block, (k + 1) * block), the last run padded with silence:
     the signal between its samples, as a true-peak meter sees it."""
+    return _envelope(_as_float(samples), block)
+
+
+def _envelope(x: np.ndarray, block: int) -> np.ndarray:
+    """true_peak_envelope of a full-scale float signal."""
     from scipy.signal import resample_poly
 
-    x = _as_float(samples).astype(np.float32)  # float32: three times faster, and 1e-7 is plenty for a peak
+    x = x.astype(np.float32)  # float32: three times faster, and 1e-7 is plenty for a peak
     x = np.concatenate([x, np.zeros(-len(x) % block, dtype=np.float32)])
     up, pad, step = TRUE_PEAK_OVERSAMPLING, 64, _CHUNK - _CHUNK % block  # pad: > the interpolator's half length
     env = np.empty(len(x) // block)
@@ -476,7 +486,7 @@ def normalise(samples: np.ndarray, target_lufs: float, true_peak_db: float) -> t
     GAIN_STEP_DB steps) and a lookahead limiter on the 4x true-peak envelope, LIMIT_MARGIN_DB under the ceiling.
     Limiting lowers the loudness, so the gain is solved for (on block energies, c·K(x) standing in for K(c·x)), then
     the result is measured and the gain corrected until it is within LOUDNESS_TOLERANCE_LU (up to GAIN_TRIES).
-    Returns (int16 samples, report: `gain_db`, `input_lufs`, `output_lufs`, `limited` (the fraction of samples the
+    Returns (int16 samples, report: `gain_db`, `input_lufs`, `output_lufs`, `limited` (the fraction of blocks the
     limiter lowered), `tries`). Silence comes back as it is."""
     samples = np.asarray(samples, dtype=np.int16)
     n, block = len(samples), LIMIT_BLOCK
@@ -486,7 +496,7 @@ def normalise(samples: np.ndarray, target_lufs: float, true_peak_db: float) -> t
     measured = _gated(energy[: hops * (HOP // block)].reshape(hops, HOP // block).sum(axis=1))
     if not math.isfinite(measured):
         return samples, {"gain_db": 0.0, "input_lufs": measured, "output_lufs": measured, "limited": 0.0, "tries": 0}
-    envelope = true_peak_envelope(x * FULL_SCALE, block)  # per block, full scale
+    envelope = _envelope(x, block)  # per block, full scale
     ceiling = 10 ** ((true_peak_db - LIMIT_MARGIN_DB) / 20)
     ramp, hold = samples_for(LIMIT_RAMP_S) // block, samples_for(LIMIT_HOLD_S) // block
 
