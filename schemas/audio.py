@@ -57,7 +57,7 @@ class Loudness(NaosModel):
 
 class EpisodeAudio(Artifact):
     """The episode's mix after the timing lock: dialogue placed in its slots, music ducked under it, loudness
-    normalised (two-pass loudnorm)."""
+    normalised (one linear gain over the episode, BS.1770 metered, true-peak limited)."""
 
     SCHEMA_VERSION = "1.0.0"
     episode_id: str

@@ -3,7 +3,7 @@ no Dagster. Import the submodules:
 
 tts        espeak-ng voices, emotion prosody, deterministic WAV takes, cache keys
 voice      every line of a script voiced (or estimated, in no-voice mode) before the timing lock
-mix        fitting a take to its slot (atempo ±10 %), placing, ducking a music bed, two-pass loudnorm, measuring
+mix        fitting a take to its slot (atempo ±10 %), placing, ducking a music bed, per-scene segments, one loudness gain + limiter, measuring
 episode    the episode mix on the video's timeline; audiobook chapters per scene
 packets    recording packets (JSON/CSV) for voice actors
 audiobook  .m4a per episode, .m4b per season, with chapters

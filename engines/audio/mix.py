@@ -12,8 +12,6 @@ no Dagster.
 from __future__ import annotations
 
 import io
-import json
-import logging
 import math
 import re
 import tempfile
@@ -24,14 +22,10 @@ import numpy as np
 
 from engines.video.ffmpeg import BITEXACT_FLAGS, GLOBAL_FLAGS, RenderError, run_ffmpeg
 
-log = logging.getLogger(__name__)
-
 RATE = 48_000  # samples per second of every WAV this module reads or writes
 PCM_OUT: list[str] = ["-c:a", "pcm_s16le", "-ar", str(RATE), "-ac", "1", "-f", "wav"]
 
 # loudnorm_two_pass: how far under the gain's headroom peaks are pre-limited (per try), and how many tries
-PRELIMIT_MARGIN_DB = 0.5
-PRELIMIT_TRIES = 3
 # the music bed under dialogue: its level, and how hard dialogue ducks it (sidechaincompress options)
 MUSIC_BED_DB = -12.0
 DUCK_TAIL_S = 1.0  # extra signal fed past the end of a duck_music mix, then cut (see duck_music)
@@ -258,110 +252,6 @@ def measure_loudness(wav_or_path: bytes | Path | str) -> dict[str, float]:
     return out
 
 
-def _loudnorm_json(stderr: str) -> dict[str, str]:
-    start = stderr.rfind("{")
-    end = stderr.rfind("}")
-    if start < 0 or end < start:
-        raise RenderError("loudnorm", f"no JSON report in ffmpeg's output:\n{stderr[-800:]}")
-    return json.loads(stderr[start : end + 1])
-
-
-def _finite(value: str, floor: float) -> float:
-    x = float(value)
-    return x if math.isfinite(x) else floor
-
-
-def _loudnorm_measure(src: Path, target: str) -> dict:
-    err = _ffmpeg([*GLOBAL_FLAGS, "-nostats", "-i", f"file:{src}", "-af", f"loudnorm={target}:print_format=json",
-                   "-f", "null", "-"], "loudnorm pass 1 (measure)", loglevel="info")  # fmt: skip
-    return _loudnorm_json(err)
-
-
-def linear_possible(measured: dict, target_lufs: float, true_peak_db: float, lra: float) -> tuple[bool, str]:
-    """Whether loudnorm's pass 2 will stay linear, by its own rule (af_loudnorm.c): the gain must not push the true
-    peak over the target and the measured LRA must not exceed the target LRA. Returns (ok, why not)."""
-    i, tp, m_lra = (round(_finite(measured[k], -99), 2) for k in ("input_i", "input_tp", "input_lra"))
-    if tp + (target_lufs - i) > true_peak_db:
-        return False, "true peak"
-    if m_lra > lra:
-        return False, "LRA"
-    return True, ""
-
-
-def prelimit_filter(limit_db: float) -> str:
-    """A lookahead peak limiter at `limit_db` dBFS, no make-up gain, delay compensated (same timing)."""
-    return f"alimiter=limit={10 ** (limit_db / 20):.6f}:level=disabled:latency=1:attack=5:release=50"
-
-
-def loudnorm_two_pass_report(
-    wav: bytes, target_lufs: float = -16.0, true_peak_db: float = -1.0, lra: float = 11.0
-) -> tuple[bytes, dict]:
-    """loudnorm_two_pass, also returning what happened: loudnorm's pass-1 measurement (`measured`), its pass-2 report
-    (`applied`), `normalization_type` ("linear" or "dynamic", as loudnorm reports it) and `prelimit_db` (the
-    alimiter ceiling applied first, or None)."""
-    samples = read_wav(wav)
-    target = f"I={target_lufs:g}:TP={true_peak_db:g}:LRA={lra:g}"
-    prelimit_db = None
-    with tempfile.TemporaryDirectory(prefix="naos-audio-") as tmp:
-        src, dst = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
-        src.write_bytes(wav_bytes(samples))
-        measured = _loudnorm_measure(src, target)
-        if not math.isfinite(float(measured["input_i"])):
-            return wav_bytes(samples), {"measured": measured, "applied": None, "normalization_type": "none (silence)",
-                                        "prelimit_db": None}  # fmt: skip
-        # Peaky speech: the gain to reach target_lufs would push the true peak over the limit, and loudnorm would
-        # fall back to dynamic mode (which undershot by 1.2 LU on a 60 s dialogue mix). Limit the peaks first,
-        # to the headroom the gain leaves minus a margin, re-measure, and try again a little lower if need be.
-        for attempt in range(PRELIMIT_TRIES):
-            ok, why = linear_possible(measured, target_lufs, true_peak_db, lra)
-            if ok or why != "true peak":
-                break
-            ceiling = true_peak_db - (target_lufs - float(measured["input_i"])) - PRELIMIT_MARGIN_DB * (attempt + 1)
-            if ceiling < -24.0:  # alimiter's lowest limit; this much squashing is not worth it
-                break
-            prelimit_db = round(ceiling, 2)
-            src.write_bytes(wav_bytes(_filter_wav(samples, prelimit_filter(prelimit_db), "pre-limit peaks")))
-            measured = _loudnorm_measure(src, target)
-        af = loudnorm_pass2_filter(measured, target_lufs, true_peak_db, lra)
-        err = _ffmpeg([*GLOBAL_FLAGS, "-nostats", "-i", f"file:{src}", "-af", af, *PCM_OUT, *BITEXACT_FLAGS,
-                       f"file:{dst}"], "loudnorm pass 2 (apply)", loglevel="info")  # fmt: skip
-        applied = _loudnorm_json(err)
-        out = _fit_length(read_wav(dst.read_bytes()), len(samples))
-    kind = applied.get("normalization_type", "?")
-    if kind != "linear":
-        log.warning("loudnorm fell back to %s mode (measured I=%s TP=%s LRA=%s; target %s)", kind,
-                    measured["input_i"], measured["input_tp"], measured["input_lra"], target)  # fmt: skip
-    report = {"measured": measured, "applied": applied, "normalization_type": kind, "prelimit_db": prelimit_db}
-    return wav_bytes(out), report
-
-
-def loudnorm_pass2_filter(measured: dict, target_lufs: float, true_peak_db: float, lra: float) -> str:
-    """Pass 2: loudnorm with pass 1's measurements and linear=true, then back from its 192 kHz to RATE (swr)."""
-    return (
-        f"loudnorm=I={target_lufs:g}:TP={true_peak_db:g}:LRA={lra:g}"
-        f":measured_I={_finite(measured['input_i'], -99):.2f}:measured_TP={_finite(measured['input_tp'], -99):.2f}"
-        f":measured_LRA={_finite(measured['input_lra'], 0):.2f}"
-        f":measured_thresh={_finite(measured['input_thresh'], -99):.2f}"
-        f":offset={_finite(measured['target_offset'], 0):.2f}:linear=true:print_format=json,"
-        f"aresample={RATE}:resampler=swr"
-    )
-
-
-def loudnorm_two_pass(wav: bytes, target_lufs: float = -16.0, true_peak_db: float = -1.0, lra: float = 11.0) -> bytes:
-    """`wav` normalised to `target_lufs` integrated with true peak at most `true_peak_db`: pass 1 measures with
-    loudnorm, pass 2 applies loudnorm with the measured values and linear=true (loudnorm falls back to dynamic mode
-    when a linear gain would break the true-peak or LRA target; logged), resampled back to 48 kHz. Same length."""
-    return loudnorm_two_pass_report(wav, target_lufs, true_peak_db, lra)[0]
-
-
-# ---- loudness in numpy: one global gain and a true-peak limiter --------------------------------------------------
-#
-# The loudnorm passes above oversample the whole track to 192 kHz three to five times. The episode mix measures and
-# normalises in numpy instead: BS.1770-4 integrated loudness (K-weighting, 400 ms blocks every 100 ms, absolute and
-# relative gates) and true peak (4x oversampled), then one linear gain with a lookahead limiter on the true-peak
-# envelope. Plain float64 arithmetic in a fixed order: the same samples give the same bytes.
-
-# K-weighting at 48 kHz (ITU-R BS.1770-4, tables 1 and 2): the head's high shelf, then the RLB high-pass
 K_WEIGHTING_SOS = np.array([
     [1.53512485958697, -2.69169618940638, 1.19839281085285, 1.0, -1.69065929318241, 0.73248077421585],
     [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621],
@@ -380,10 +270,10 @@ LOUDNESS_TOLERANCE_LU = 0.05
 GAIN_TRIES = 3
 # the limiter's gain: an S-shaped ramp LIMIT_RAMP_S long before a peak (lookahead), held LIMIT_HOLD_S after it, the
 # same ramp back up; computed on blocks of LIMIT_BLOCK samples and interpolated linearly in between
-LIMIT_RAMP_S = 0.01
-LIMIT_HOLD_S = 0.02
+LIMIT_RAMP_S = 0.005
+LIMIT_HOLD_S = 0.01  # a pitch period of a low voice: the gain does not wobble within one
 LIMIT_BLOCK = 16
-_CHUNK = 1 << 20  # samples per chunk of the true-peak interpolator (bounded memory on long episodes)
+_CHUNK = 1 << 20  # samples per chunk of the K-weighting and the interpolator (bounded memory on long episodes)
 
 
 def _as_float(samples: np.ndarray) -> np.ndarray:
@@ -417,8 +307,14 @@ def _k_energy(x: np.ndarray, width: int) -> np.ndarray:
     from scipy.signal import sosfilt
 
     runs = len(x) // width
-    weighted = sosfilt(K_WEIGHTING_SOS, x[: runs * width]).reshape(runs, width)
-    return np.einsum("ij,ij->i", weighted, weighted)
+    energy = np.empty(runs)
+    state = np.zeros((len(K_WEIGHTING_SOS), 2))  # the filter runs on from chunk to chunk: one pass, in pieces
+    step = _CHUNK - _CHUNK % width
+    for start in range(0, runs * width, step):
+        weighted, state = sosfilt(K_WEIGHTING_SOS, x[start : min(start + step, runs * width)], zi=state)
+        weighted = weighted.reshape(-1, width)
+        energy[start // width : start // width + len(weighted)] = np.einsum("ij,ij->i", weighted, weighted)
+    return energy
 
 
 def integrated_lufs(samples: np.ndarray) -> float:
@@ -438,16 +334,19 @@ def _envelope(x: np.ndarray, block: int) -> np.ndarray:
     """true_peak_envelope of a full-scale float signal."""
     from scipy.signal import resample_poly
 
-    x = x.astype(np.float32)  # float32: three times faster, and 1e-7 is plenty for a peak
-    x = np.concatenate([x, np.zeros(-len(x) % block, dtype=np.float32)])
     up, pad, step = TRUE_PEAK_OVERSAMPLING, 64, _CHUNK - _CHUNK % block  # pad: > the interpolator's half length
-    env = np.empty(len(x) // block)
-    for start in range(0, len(x), step):
+    blocks = -(-len(x) // block)
+    env = np.empty(blocks)
+    for start in range(0, blocks * block, step):
         lo, hi = max(0, start - pad), min(len(x), start + step + pad)
-        count = min(step, len(x) - start)
-        fine = resample_poly(x[lo:hi], up, 1)[(start - lo) * up : (start - lo + count) * up]
-        env[start // block : (start + count) // block] = np.abs(fine).reshape(count // block, block * up).max(axis=1)
-    return np.maximum(env, np.abs(x).reshape(-1, block).max(axis=1))
+        count = min(step, blocks * block - start)
+        piece = x[lo:hi].astype(np.float32)  # float32: three times faster, and 1e-7 is plenty for a peak
+        piece = np.concatenate([piece, np.zeros(max(0, start + count - hi), dtype=np.float32)])  # the last block
+        fine = np.abs(resample_poly(piece, up, 1)[(start - lo) * up : (start - lo + count) * up])
+        coarse = np.abs(piece[start - lo : start - lo + count])
+        env[start // block : (start + count) // block] = np.maximum(
+            fine.reshape(count // block, block * up).max(axis=1), coarse.reshape(count // block, block).max(axis=1))
+    return env
 
 
 def true_peak_dbtp(samples: np.ndarray) -> float:
