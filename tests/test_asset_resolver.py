@@ -121,7 +121,7 @@ def test_external_assets_expire_from_the_cache(library, registry):
     resolver(library, registry, StockSearch(), now=T0 + timedelta(days=6)).resolve_need(CAVE)
     assert len(asset_sources.CALLS) == 1
     # the registry's clock decides expiry; an entry past expires_at is a miss and the source is asked again
-    key = Resolver(library, sources=[StockSearch(), GenerativeLocal()]).cache_key(CAVE)
+    key = resolver(library, registry, StockSearch()).cache_key(CAVE)
     assert registry.cache_get(key, now=T0 + timedelta(days=8)) is None
     resolver(library, registry, StockSearch(), now=T0 + timedelta(days=8)).resolve_need(CAVE)
     assert len(asset_sources.CALLS) == 2
@@ -288,3 +288,8 @@ def test_cache_cli_shows_and_prunes(tmp_path, registry):
     assert "2 evicted" in pruned.stderr
     assert reg.cache_get("key2") is not None and reg.cache_get("key0") is None  # least recently used went first
     assert naos("prune", "--max-size", "lots").returncode == 2
+
+
+def test_sources_without_a_store_is_a_clear_error(library):
+    with pytest.raises(ValueError, match="needs a store"):
+        Resolver(library, sources=[GenerativeLocal()])

@@ -181,6 +181,10 @@ class Resolver:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     events: list[ResolveEvent] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.sources and self.store is None:
+            raise ValueError("a Resolver with sources needs a store to keep the assets they supply")
+
     def resolve(self, manifest: AssetManifest) -> list[ResolvedAsset]:
         """Every need of the manifest, in manifest order (backgrounds, character packs, props, sfx, music)."""
         return [self.resolve_need(need) for need in manifest.needs()]
@@ -284,8 +288,7 @@ class Resolver:
         cost = source.cost_usd if candidate.cost_usd is None else candidate.cost_usd
         asset = ResolvedAsset(asset_id=need.asset_id, kind=need.kind, status="resolved", uri="", source=source.name,
                               cost_usd=cost, provenance=_provenance(fields) or source.name, **fields)
-        if self.store is None:
-            raise RuntimeError("a Resolver with plugin sources needs a store to keep what they supply")
+        assert self.store is not None  # __post_init__
         sha = self.store.put_bytes(candidate.data)
         asset = asset.model_copy(update={"uri": f"{REGISTRY_SCHEME}{sha}", "sha256": sha,
                                          "reason": f"not in the asset library ({need.library_path}); "
