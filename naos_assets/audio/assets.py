@@ -15,7 +15,6 @@ from engines.audio.packets import recording_packet as make_packet
 from engines.audio.voice import VOICE_VERSION
 from engines.audio.voice import voice_over as make_voice_over
 from engines.film import MUSIC_BED
-from engines.media import library_file
 from resources import NaosHome, NaosProject
 from schemas import (
     AudiobookChapter,
@@ -30,6 +29,7 @@ from schemas import (
     VoiceOver,
 )
 
+from ..media.files import asset_path
 from ..partitions import episodes
 from ..stage import EXIT_PIPELINE_FAILED, bad_input, stage_output
 
@@ -89,8 +89,8 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
     registry = naos.registry()
     bed = next((a for a in render_plan.assets if a.asset_id == MUSIC_BED and a.status == "resolved"), None)
     library = project.library(proj)
-    music = library_file(library, bed.uri) if bed else None
-    sfx = {a.asset_id.removeprefix("sfx:"): library_file(library, a.uri)
+    music = asset_path(bed, library, registry)  # library or registry (a plugin's), verified against the plan's hash
+    sfx = {a.asset_id.removeprefix("sfx:"): asset_path(a, library, registry)
            for a in render_plan.assets if a.kind == "sfx" and a.status == "resolved"}
     inputs = {"shot_list": shot_list.sha256(), "voice_over": voice_over.sha256(), "render_plan": render_plan.sha256()}
     params = {"target_lufs": proj.audio.loudness_lufs, "true_peak_db": proj.audio.true_peak_db}
