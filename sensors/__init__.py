@@ -1,6 +1,8 @@
-"""Sensors: the project file's episodes become partitions; the cache is pruned after every successful run."""
+"""Sensors: the project file's episodes become partitions; the cache is pruned after every successful run; finished
+runs raise alerts (seed 004 §33)."""
 
+from .alert_sensor import alert_on_failure, alert_on_retries
 from .cache_sensor import cache_prune_sensor
 from .project_sensor import episode_partitions_sensor
 
-__all__ = ["cache_prune_sensor", "episode_partitions_sensor"]
+__all__ = ["alert_on_failure", "alert_on_retries", "cache_prune_sensor", "episode_partitions_sensor"]
