@@ -15,6 +15,7 @@ from .narrative import assets as narrative
 from .progress import naos_progress
 from .publish import assets as publish
 from .render import assets as render
+from .schedules import season_schedule
 from .writing import assets as writing
 
 ASSETS = load_assets_from_modules([narrative, canon, writing, audio, film, media, render, publish])
@@ -33,6 +34,7 @@ def build_definitions(project_file: str | None = None, naos_home: str | None = N
     return Definitions(
         assets=ASSETS,
         jobs=[render_episode, canon_check, season_audiobook_job, publish_episode],
+        schedules=[season_schedule],
         sensors=[episode_partitions_sensor, cache_prune_sensor, alert_on_failure, alert_on_retries],
         resources=resources(project_file, naos_home),
         loggers={"naos_progress": naos_progress},

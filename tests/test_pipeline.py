@@ -43,6 +43,7 @@ def test_definitions_load(tmp_path):
     assert render_episode.config == {"execution": {"config": {"in_process": {}}}}
     assert defs.resolve_sensor_def("episode_partitions_sensor") is not None
     assert defs.resolve_sensor_def("cache_prune_sensor") is not None
+    assert defs.resolve_schedule_def("season_schedule").job_name == "render_episode"
     assert defs.resolve_sensor_def("alert_on_failure") is not None and defs.resolve_sensor_def("alert_on_retries")
     # the shot steps are ops inside the shot_clips graph, not a partition dimension
     shot_clips = defs.resolve_assets_def("shot_clips")
