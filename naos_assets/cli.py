@@ -164,12 +164,61 @@ def cmd_render(args: argparse.Namespace) -> int:
     if code == EXIT_OK:
         export(home, args.episode, out)
     _write_atomic(out / "run_summary.json", summary.canonical_bytes())
+    record_analytics(home, instance, project, summary)
+    if code not in (EXIT_OK, EXIT_BAD_INPUT):
+        raise_alerts(home, instance, run_id)  # what the alert sensors do for runs launched from the UI
     _say(f"run {run_id}: {status} in {summary.duration_s:.1f}s, cache hits {summary.cache_hits}, "
          f"misses {summary.cache_misses}")
     if code == EXIT_OK:
         _say(f"video: {out / 'episode.mp4'}")
         prune_after_run(home)  # what the cache_prune_sensor does after runs launched from the UI
     return code
+
+
+def raise_alerts(home: Path, instance, run_id: str) -> None:
+    from sensors.alert_sensor import run_alerts
+    from sensors.alerting import AlertEmitter
+
+    try:
+        emitter = AlertEmitter.from_env(home)
+        for alert in run_alerts(instance, run_id):
+            if emitter.emit(alert) is not None:
+                _say(f"alert {alert.alert_type} ({alert.stage}) logged to {emitter.log_path}")
+    except Exception as exc:  # an alert that cannot be raised must not change the run's outcome
+        _say(f"alerts for run {run_id}: {exc}")
+
+
+def record_analytics(home: Path, instance, project, summary) -> None:
+    """The run's rows for $NAOS_HOME/naos.duckdb (docs/ANALYTICS.md); a failure here never fails the render."""
+    from naos_assets.analytics import write_run
+
+    try:
+        write_run(home, instance, summary.run_id, project, summary=summary)
+    except Exception as exc:  # analytics are a report on the run, not part of it
+        _say(f"analytics for run {summary.run_id}: {exc}")
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    """Cost rollups per run, episode and season, and budget use, from the views in $NAOS_HOME/naos.duckdb."""
+    from engines.writing import load_project
+    from naos_assets.analytics import cost_report, format_report, report_json
+    from schemas import InputError
+
+    project_file = Path(args.project).resolve()
+    try:
+        project = load_project(project_file)
+    except InputError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    if args.episode is not None and args.episode not in [e.id for e in project.episodes]:
+        _say(f"bad input: {project_file}: episodes: no episode {args.episode!r}")
+        return EXIT_BAD_INPUT
+    if args.season is not None and args.season < 1:
+        _say(f"bad input: --season: {args.season} is not a season number (1, 2, ...)")
+        return EXIT_BAD_INPUT
+    report = cost_report(naos_home(), project, episode=args.episode, season=args.season)
+    print(report_json(report) if args.json else format_report(report))
+    return EXIT_OK
 
 
 def prune_after_run(home: Path) -> None:
@@ -393,6 +442,12 @@ def main(argv: list[str] | None = None) -> int:
     cache.add_argument("--min-idle-minutes", type=float, default=60,
                        help="never evict entries used this recently (a run may be reading them); default 60")
     cache.set_defaults(func=cmd_cache)
+    cost = sub.add_parser("cost", help="cost per run, episode and season, and budget use (docs/ANALYTICS.md)")
+    cost.add_argument("--project", required=True)
+    cost.add_argument("--episode", help="only this episode, e.g. s01e01")
+    cost.add_argument("--season", type=int, help="only this season number, e.g. 1")
+    cost.add_argument("--json", action="store_true", help="the same numbers as JSON")
+    cost.set_defaults(func=cmd_cost)
     schemas = sub.add_parser("schemas", help="export JSON Schemas")
     schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
     schemas.set_defaults(func=cmd_schemas)

@@ -4,7 +4,14 @@ from dagster import Definitions, load_assets_from_modules
 
 from io_managers import RegistryIOManager
 from resources import NaosHome, NaosProject, default_cache_max_bytes, default_naos_home, default_project_file
-from sensors import alert_on_failure, alert_on_retries, cache_prune_sensor, episode_partitions_sensor
+from sensors import (
+    alert_on_failure,
+    alert_on_retries,
+    analytics_failure_sensor,
+    analytics_success_sensor,
+    cache_prune_sensor,
+    episode_partitions_sensor,
+)
 
 from .audio import assets as audio
 from .canon import assets as canon
@@ -35,7 +42,8 @@ def build_definitions(project_file: str | None = None, naos_home: str | None = N
         assets=ASSETS,
         jobs=[render_episode, canon_check, season_audiobook_job, publish_episode],
         schedules=[season_schedule],
-        sensors=[episode_partitions_sensor, cache_prune_sensor, alert_on_failure, alert_on_retries],
+        sensors=[episode_partitions_sensor, cache_prune_sensor, alert_on_failure, alert_on_retries,
+                 analytics_success_sensor, analytics_failure_sensor],
         resources=resources(project_file, naos_home),
         loggers={"naos_progress": naos_progress},
     )

@@ -184,6 +184,10 @@ def test_canon_contradiction_exits_3_and_writes_no_video(tmp_path):
     assert not (out / "episode.mp4").exists() and not (out / "RenderOutput.json").exists()
     summary = json.loads((out / "run_summary.json").read_text())
     assert (summary["status"], summary["exit_code"]) == ("blocked", 3)
+    # the block is an alert too (docs/OPERATIONS.md), with a deep link to the run
+    [alert] = [json.loads(line) for line in (tmp_path / "home" / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    assert (alert["alert_type"], alert["stage"], alert["run_id"]) == ("canon_blocked", "canon_gate", summary["run_id"])
+    assert alert["link"].endswith(f"/runs/{summary['run_id']}") and alert["episode_id"] == "s01e03"
 
 
 def test_validate_runs_the_season_through_the_gate(tmp_path):

@@ -44,7 +44,8 @@ def test_definitions_load(tmp_path):
     assert defs.resolve_sensor_def("episode_partitions_sensor") is not None
     assert defs.resolve_sensor_def("cache_prune_sensor") is not None
     assert defs.resolve_schedule_def("season_schedule").job_name == "render_episode"
-    assert defs.resolve_sensor_def("alert_on_failure") is not None and defs.resolve_sensor_def("alert_on_retries")
+    for name in ("alert_on_failure", "alert_on_retries", "analytics_success_sensor", "analytics_failure_sensor"):
+        assert defs.resolve_sensor_def(name) is not None
     # the shot steps are ops inside the shot_clips graph, not a partition dimension
     shot_clips = defs.resolve_assets_def("shot_clips")
     assert shot_clips.partitions_def == episodes
