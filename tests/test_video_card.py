@@ -23,6 +23,7 @@ from engines.video import (
 )
 from engines.video.ffmpeg import h264_config
 from schemas.artifacts import RenderPlan, ResolvedAsset, Shot, ShotLine
+from tests.test_generate import bright_in_margins
 
 W, H, FPS = 320, 180, 24
 CREDITS = [
@@ -40,14 +41,6 @@ def img(data: bytes) -> Image.Image:
 
 def sha(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def bright_in_margins(im: Image.Image, mx: float, my: float) -> int:
-    grey = im.convert("L")
-    w, h = grey.size
-    bands = [(0, 0, round(w * mx), h), (w - round(w * mx), 0, w, h), (0, 0, w, round(h * my)),
-             (0, h - round(h * my), w, h)]  # fmt: skip
-    return max(grey.crop(b).getextrema()[1] for b in bands)
 
 
 # ---- the card image (no ffmpeg) ------------------------------------------------------------------------------------

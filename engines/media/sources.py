@@ -111,7 +111,10 @@ def load_sources(configs: list[Any], *, generate_missing: bool = True) -> list[A
     """The project's plugins (AssetSourceConfig-like: .source, .options) plus, last, the local generator."""
     sources: list[AssetSource] = []
     for i, cfg in enumerate(configs):
-        cls = plugin_class(cfg.source)
+        try:
+            cls = plugin_class(cfg.source)
+        except PluginError as exc:
+            raise PluginError(f"assets.sources[{i}].source: {exc}") from None
         try:
             sources.append(cls(**cfg.options))
         except TypeError as exc:
