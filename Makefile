@@ -14,11 +14,15 @@ install: $(VENV)/.installed
 
 # Exact pins: constraints.txt. The bundled ffmpeg (imageio-ffmpeg) is the only ffmpeg NAOS uses.
 # espeak-ng (Debian) is the local TTS: installed here when we are root on a Debian-like machine; without it NAOS
-# renders without voices and says so.
+# renders without voices and says so. So is chromium (Debian), the headless browser of the UI end-to-end test
+# (tests/test_ui_e2e.py), which skips without it (and fails under CI).
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v espeak-ng >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
 	  else echo "naos: espeak-ng is not installed (apt-get install espeak-ng); episodes render without voices"; fi; }
+	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "naos: chromium is not installed (apt-get install chromium); the UI end-to-end test skips"; fi; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
@@ -29,6 +33,7 @@ demo: install
 dev: install
 	mkdir -p $(NAOS_HOME)/dagster
 	test -f $(NAOS_HOME)/dagster/dagster.yaml || cp dagster.yaml $(NAOS_HOME)/dagster/dagster.yaml
+	NAOS_HOME=$(NAOS_HOME) $(BIN)/naos queues
 	DAGSTER_HOME=$(NAOS_HOME)/dagster NAOS_PROJECT=$(PROJECT) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install

@@ -1,6 +1,7 @@
 """The artifact registry (§14) and the Dagster IO manager over it."""
 
 from .artifact_io_manager import RegistryIOManager
+from .audit import AuditError, AuditTrail, Review
 from .registry import (
     CacheEntry,
     IntegrityError,
@@ -13,6 +14,9 @@ from .registry import (
 )
 
 __all__ = [
+    "AuditError",
+    "AuditTrail",
+    "Review",
     "CacheEntry",
     "IntegrityError",
     "LocalStore",

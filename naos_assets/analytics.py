@@ -58,6 +58,15 @@ _DUCK = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa
 RECORD_COLUMNS = {"sha256": "VARCHAR", "asset_key": "VARCHAR", "partition": "VARCHAR",
                   "parents": "MAP(VARCHAR, VARCHAR)", "params": "JSON", "code_version": "VARCHAR",
                   "media_type": "VARCHAR", "compute_origin": "VARCHAR", "run_id": "VARCHAR", "created_at": "TIMESTAMPTZ"}
+# §27.3 audit trail (artifacts/audit/<seq>.json) and §33 alerts (alerts/alerts.jsonl), read where they are written
+APPROVAL_COLUMNS = {"seq": "INTEGER", "at": "TIMESTAMPTZ", "project_id": "VARCHAR", "episode_id": "VARCHAR",
+                    "checkpoint": "VARCHAR", "artifact": "VARCHAR", "artifact_sha256": "VARCHAR", "decision": "VARCHAR",
+                    "by": "VARCHAR", "note": "VARCHAR", "run_id": "VARCHAR", "link": "VARCHAR", "details": "JSON",
+                    "prev": "VARCHAR", "sha256": "VARCHAR"}
+ALERT_COLUMNS = {"timestamp": "TIMESTAMPTZ", "alert_type": "VARCHAR", "severity": "VARCHAR", "run_id": "VARCHAR",
+                 "stage": "VARCHAR", "episode_id": "VARCHAR", "site_id": "VARCHAR", "message": "VARCHAR",
+                 "link": "VARCHAR", "delivery": "VARCHAR"}
+CLI_STORAGE_VERSION = "v1.4.0"  # readable by the `duckdb` command from the duckdb-cli wheel (1.5.6)
 _SEASON = re.compile(r"^s(\d+)e\d+$")
 
 
@@ -224,6 +233,10 @@ def _quote(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def _columns(columns: dict[str, str]) -> str:
+    return "{" + ", ".join(f"'{c}': '{t}'" for c, t in columns.items()) + "}"
+
+
 def _empty(columns: dict[str, str]) -> str:
     return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items()) + " WHERE false"
 
@@ -241,11 +254,20 @@ def view_sql(home: Path) -> dict[str, str]:
             views[table] = _empty({f.name: _DUCK[f.type] for f in schema})
     records = home / "artifacts" / "records"
     if any(records.rglob("*.json")) if records.is_dir() else False:
-        columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in RECORD_COLUMNS.items()) + "}"
-        views["artifacts"] = (f"SELECT * FROM read_json({_quote(records / '**' / '*.json')}, columns={columns}, "
+        views["artifacts"] = (f"SELECT * FROM read_json({_quote(records / '**' / '*.json')}, "
+                              f"columns={_columns(RECORD_COLUMNS)}, "
                               "format='auto')")
     else:
         views["artifacts"] = _empty(RECORD_COLUMNS)
+    audit = home / "artifacts" / "audit"
+    # `by` is an SQL keyword: the view calls it `actor` (the approver, or `naos` for a review request)
+    views["approvals"] = ('SELECT * EXCLUDE ("by"), "by" AS actor FROM ' + (
+        f"read_json({_quote(audit / '*.json')}, columns={_columns(APPROVAL_COLUMNS)}, format='auto')"
+        if any(audit.glob("*.json")) else f"({_empty(APPROVAL_COLUMNS)})"))
+    alerts = home / "alerts" / "alerts.jsonl"
+    views["alerts"] = (f"SELECT * FROM read_json({_quote(alerts)}, columns={_columns(ALERT_COLUMNS)}, "
+                       "format='newline_delimited')" if alerts.is_file() and alerts.stat().st_size
+                       else _empty(ALERT_COLUMNS))
     # an input hash equal to the artifact's own (a plan or report that is its own input) is not an edge
     views["lineage_edges"] = (
         "SELECT sha256 AS child_sha256, asset_key AS child_asset, partition, e.key AS parent_name, "
@@ -262,12 +284,22 @@ def ensure_views(home: Path) -> Path:
     db = home / "naos.duckdb"
     with _flock(home, exclusive=True):  # each open() is its own lock, so threads exclude each other too
         views = view_sql(home)
-        con = duckdb.connect(str(db))
+        # The file holds views only, so it is rebuilt whole and swapped in (readers hold the shared lock). Its storage
+        # format is the one the `duckdb` command (the duckdb-cli wheel, 1.5) reads: Python's duckdb 2.0 writes a
+        # newer one by default, which that command refuses.
+        tmp = db.with_name(f".tmp-{db.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.unlink(missing_ok=True)
         try:
-            for name, sql in views.items():
-                con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+            con = duckdb.connect(str(tmp), config={"storage_compatibility_version": CLI_STORAGE_VERSION})
+            try:
+                for name, sql in views.items():
+                    con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+            finally:
+                con.close()
+            os.replace(tmp, db)
         finally:
-            con.close()
+            tmp.unlink(missing_ok=True)
+            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     return db
 
 
@@ -276,8 +308,7 @@ def query(home: Path, sql: str, params: list | None = None) -> list[dict[str, An
     import duckdb
 
     home = Path(home).resolve()
-    if not (home / "naos.duckdb").exists():
-        ensure_views(home)
+    ensure_views(home)  # milliseconds: views over files written since the last refresh (approvals, alerts) see them
     with _flock(home, exclusive=False):
         con = duckdb.connect(str(home / "naos.duckdb"), read_only=True)
         try:

@@ -9,12 +9,16 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_FAILED, EXIT_WAITING = 0, 2, 3, 4, 5
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Runs this process executes in-process: a run left "started" by a killed `naos` is found by these (reap_dead_runs).
+CLI_TAGS = {"naos/host": socket.gethostname(), "naos/pid": str(os.getpid())}
 EXPORTS = [("episode_plan", "EpisodePlan.json"), ("canon_snapshot", "Canon.json"), ("canon_diff", "CanonDiff.json"),
            ("context_pack", "ContextPack.json"), ("script", "Script.json"), ("canon_gate", "GateReport.json"),
            ("voice_over", "VoiceOver.json"), ("shot_list", "ShotList.json"), ("asset_manifest", "AssetManifest.json"),
@@ -81,8 +85,43 @@ def open_location(project_file: Path):
     # The code location reads these; multiprocess steps inherit them.
     os.environ["NAOS_HOME"], os.environ["NAOS_PROJECT"] = str(home), str(project_file)
     instance = dagster_instance(home)
+    reap_dead_runs(instance)
+    apply_queue_sizes(instance)
     repo = ReconstructableRepository.for_module("naos_assets.definitions", "defs", working_directory=str(REPO_ROOT))
     return home, instance, repo
+
+
+def reap_dead_runs(instance) -> None:
+    """A `naos` killed mid-run leaves its run "started" for ever, holding its queue (pool) slots, so the next run
+    would wait for slots nobody frees. A run this host's `naos` started whose process is gone is marked failed and
+    its slots freed (the daemon's run monitoring does this for runs launched from the UI)."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    host = socket.gethostname()
+    for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
+                                            tags={"naos/host": host})):
+        pid = int(run.tags.get("naos/pid", "0") or 0)
+        if pid <= 0 or pid == os.getpid() or _alive(pid):
+            continue
+        instance.report_run_failed(run, f"naos: the process that ran it (pid {pid}) is gone (killed?)")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        _say(f"run {run.run_id} ({run.job_name}) was left started by a killed naos (pid {pid}): marked failed")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def apply_queue_sizes(instance) -> None:
+    from naos_assets.queues import apply_queue_sizes as apply
+
+    apply(instance)
 
 
 def exit_code_of(failures: list[tuple[str | None, str, dict]]) -> int:
@@ -90,9 +129,11 @@ def exit_code_of(failures: list[tuple[str | None, str, dict]]) -> int:
     return min(codes) if EXIT_BAD_INPUT in codes else max(codes)
 
 
-def settle_earlier_canon(instance, repo, project, episode: str) -> int:
+def settle_earlier_canon(instance, repo, project, episode: str, settled: Collection[str] = (),
+                         tags: dict[str, str] | None = None) -> int:
     """The canon of an episode folds the diffs of the episodes before it: run each of them through the Canon
-    Gate first (cache hits when nothing changed). A blocked earlier episode stops here with its contradictions."""
+    Gate first (cache hits when nothing changed). A blocked earlier episode stops here with its contradictions.
+    `settled`: earlier episodes known to have passed the gate already (a backfill's earlier episodes)."""
     from dagster import execute_job
 
     from engines.canon import DuckDBCanonStore
@@ -101,9 +142,10 @@ def settle_earlier_canon(instance, repo, project, episode: str) -> int:
     order = [e.id for e in project.episodes]
     earlier = order[:order.index(episode)]
     job = repo.get_reconstructable_job("canon_check")
-    for i, past in enumerate(earlier, 1):
-        _say(f"canon: checking {past} ({i}/{len(earlier)}) before {episode}")
-        result = execute_job(job, instance=instance, tags={"dagster/partition": past},
+    unsettled = [past for past in earlier if past not in settled]
+    for i, past in enumerate(unsettled, 1):
+        _say(f"canon: checking {past} ({i}/{len(unsettled)}) before {episode}")
+        result = execute_job(job, instance=instance, tags={"dagster/partition": past, **CLI_TAGS, **(tags or {})},
                              run_config={"loggers": {"naos_progress": {}}, "execution": {"config": executor_config(1)}})
         if not result.success:
             failures = failure_metadata(instance, result.run_id)
@@ -121,10 +163,6 @@ def settle_earlier_canon(instance, repo, project, episode: str) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from dagster import execute_job
-
-    from naos_assets.partitions import episodes
-    from naos_assets.run_summary import build_run_summary, failure_metadata
     from schemas import InputError
 
     project_file = Path(args.project).resolve()
@@ -134,23 +172,50 @@ def cmd_render(args: argparse.Namespace) -> int:
         _say(f"bad input: {exc}")
         return EXIT_BAD_INPUT
     home, instance, repo = open_location(project_file)
-    missing = [e.id for e in project.episodes if not instance.has_dynamic_partition(episodes.name, e.id)]
-    if missing:
-        instance.add_dynamic_partitions(episodes.name, missing)
+    add_episode_partitions(instance, project)
     code = settle_earlier_canon(instance, repo, project, args.episode)
     if code != EXIT_OK:
         return code
+    code, _ = render_episode(home, instance, repo, project, args.episode, args.profile, args.workers, Path(args.out))
+    return code
+
+
+def add_episode_partitions(instance, project) -> None:
+    from naos_assets.partitions import episodes
+
+    missing = [e.id for e in project.episodes if not instance.has_dynamic_partition(episodes.name, e.id)]
+    if missing:
+        instance.add_dynamic_partitions(episodes.name, missing)
+
+
+def render_episode(home: Path, instance, repo, project, episode: str, profile: str, workers: int, out: Path,
+                   tags: dict[str, str] | None = None):
+    """One run of `render_episode` for one episode partition (its earlier canon settled already), then what
+    `naos render` does after it: files into `out`, run_summary.json, analytics, alerts, cache pruning.
+    Returns (exit code, RunSummary)."""
+    from dagster import execute_job
+
+    from naos_assets.run_summary import awaiting_approvals, build_run_summary, failure_metadata
+
     job = repo.get_reconstructable_job("render_episode")
-    run_config = {"ops": {"render_plan": {"config": {"profile": args.profile}}}, "loggers": {"naos_progress": {}},
-                  "execution": {"config": executor_config(args.workers)}}
-    _say(f"rendering {project.id}/{args.episode} ({args.profile}, {args.workers} worker(s)) into {args.out}; "
-         f"NAOS_HOME={home}")
+    run_config = {"ops": {"render_plan": {"config": {"profile": profile}}}, "loggers": {"naos_progress": {}},
+                  "execution": {"config": executor_config(workers)}}
+    _say(f"rendering {project.id}/{episode} ({profile}, {workers} worker(s)) into {out}; NAOS_HOME={home}")
     started = time.time()
-    result = execute_job(job, instance=instance, run_config=run_config, tags={"dagster/partition": args.episode})
+    result = execute_job(job, instance=instance, run_config=run_config,
+                         tags={"dagster/partition": episode, **CLI_TAGS, **(tags or {})})
     finished = time.time()
     run_id = result.run_id
     failures = failure_metadata(instance, run_id)
-    if result.success:
+    waiting = awaiting_approvals(instance, run_id) if result.success else []
+    if waiting:  # §27: a checkpoint paused the run (everything after it skipped); a pause, not a failure
+        code, status = EXIT_WAITING, "waiting_for_approval"
+        for review in waiting:
+            _say(f"{review['checkpoint']}: waiting for approval: {review['what']} ({review['artifact_sha256'][:12]}); "
+                 f"{review['gated']} and everything after it wait. Run `naos approve --project {os.environ.get('NAOS_PROJECT', 'project.yaml')} "
+                 f"--episode {episode} --checkpoint {review['checkpoint']} --by NAME [--note TEXT]` "
+                 f"(or `naos reject ...`), then this command again")
+    elif result.success:
         code, status = EXIT_OK, "success"
     else:
         code = exit_code_of(failures)
@@ -158,21 +223,28 @@ def cmd_render(args: argparse.Namespace) -> int:
             code, "failure")
         for step, message, _ in failures:
             _say(f"{step}: {message}")
-    summary = build_run_summary(instance, run_id, project.id, args.episode, status, code, started, finished)
-    out = Path(args.out)
+    summary = build_run_summary(instance, run_id, project.id, episode, status, code, started, finished)
     out.mkdir(parents=True, exist_ok=True)
     if code == EXIT_OK:
-        export(home, args.episode, out)
+        export(home, episode, out)
     _write_atomic(out / "run_summary.json", summary.canonical_bytes())
     record_analytics(home, instance, project, summary)
-    if code not in (EXIT_OK, EXIT_BAD_INPUT):
+    if code != EXIT_BAD_INPUT:  # a success too may raise budget_exceeded or excessive_retries
         raise_alerts(home, instance, run_id)  # what the alert sensors do for runs launched from the UI
     _say(f"run {run_id}: {status} in {summary.duration_s:.1f}s, cache hits {summary.cache_hits}, "
          f"misses {summary.cache_misses}")
     if code == EXIT_OK:
         _say(f"video: {out / 'episode.mp4'}")
         prune_after_run(home)  # what the cache_prune_sensor does after runs launched from the UI
-    return code
+    return code, summary
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Re-render a season or a list of episodes, one run per episode in canon order (naos_assets/backfill.py)."""
+    from naos_assets.backfill import backfill
+
+    return backfill(Path(args.project).resolve(), season=args.season, episodes=args.episodes, profile=args.profile,
+                    workers=args.workers, out=Path(args.out))
 
 
 def raise_alerts(home: Path, instance, run_id: str) -> None:
@@ -287,7 +359,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     config = {"rights_override": bool(args.rights_override), "approver": args.approver or "",
               "reason": args.reason or ""}
     result = execute_job(repo.get_reconstructable_job("publish_episode"), instance=instance,
-                         tags={"dagster/partition": args.episode},
+                         tags={"dagster/partition": args.episode, **CLI_TAGS},
                          run_config={"ops": {"publish": {"config": config}}, "loggers": {"naos_progress": {}},
                                      "execution": {"config": executor_config(1)}})
     if not result.success:
@@ -348,7 +420,7 @@ def cmd_audiobook(args: argparse.Namespace) -> int:
         _say(f"bad input: {exc}")
         return EXIT_BAD_INPUT
     home, instance, repo = open_location(project_file)
-    result = execute_job(repo.get_reconstructable_job("season_m4b"), instance=instance,
+    result = execute_job(repo.get_reconstructable_job("season_m4b"), instance=instance, tags=CLI_TAGS,
                          run_config={"loggers": {"naos_progress": {}}, "execution": {"config": executor_config(1)}})
     if not result.success:
         failures = failure_metadata(instance, result.run_id)
@@ -401,6 +473,29 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
+def cmd_queues(args: argparse.Namespace) -> int:
+    """The §13 queues (Dagster pools): size those nobody sized, then show limits, slots in use and steps waiting."""
+    from naos_assets.queues import apply_queue_sizes as apply
+
+    instance = dagster_instance(naos_home())
+    try:
+        limits = apply(instance)
+    except ValueError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    rows = []
+    for name, limit in limits.items():
+        info = instance.event_log_storage.get_concurrency_info(name)
+        rows.append({"queue": name, "limit": limit, "in_use": info.active_slot_count,
+                     "waiting": info.pending_step_count})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['queue']:<18} limit {r['limit']:>3}  in use {r['in_use']:>3}  waiting {r['waiting']:>3}")
+    return EXIT_OK
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas.export import export_json_schemas
 
@@ -410,6 +505,8 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from naos_assets.approvals.commands import add_parsers as add_approval_parsers
+
     parser = argparse.ArgumentParser(prog="naos", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -421,6 +518,17 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--workers", type=int, default=1,
                         help="shot steps run at once: 1 = in-process (default), N>1 = Dagster's multiprocess executor")
     render.set_defaults(func=cmd_render)
+    backfill = sub.add_parser("backfill", help="re-render a season or some episodes, one Dagster run per episode in "
+                                               "canon order; a failed episode can be retried alone")
+    backfill.add_argument("--project", required=True, help="project.yaml")
+    which = backfill.add_mutually_exclusive_group(required=True)
+    which.add_argument("--season", type=int, help="every episode of this season, e.g. 1 (s01eNN)")
+    which.add_argument("--episodes", help="comma-separated episode ids, e.g. s01e02,s01e03 (run in project order)")
+    backfill.add_argument("--profile", default="preview_local", help="render profile (default preview_local)")
+    backfill.add_argument("--workers", type=int, default=1, help="shot steps run at once in each run (as for render)")
+    backfill.add_argument("--out", default="out", help="folder for <episode>/... (as naos render --out) and "
+                                                       "backfill.json (default out)")
+    backfill.set_defaults(func=cmd_backfill)
     validate = sub.add_parser("validate", help="check a project, its outlines and arc, and the season's canon")
     validate.add_argument("--project", required=True)
     validate.set_defaults(func=cmd_validate)
@@ -448,6 +556,10 @@ def main(argv: list[str] | None = None) -> int:
     cost.add_argument("--season", type=int, help="only this season number, e.g. 1")
     cost.add_argument("--json", action="store_true", help="the same numbers as JSON")
     cost.set_defaults(func=cmd_cost)
+    add_approval_parsers(sub)
+    queues = sub.add_parser("queues", help="the §13 queues (Dagster pools): limits, slots in use, steps waiting")
+    queues.add_argument("--json", action="store_true")
+    queues.set_defaults(func=cmd_queues)
     schemas = sub.add_parser("schemas", help="export JSON Schemas")
     schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
     schemas.set_defaults(func=cmd_schemas)

@@ -1,6 +1,6 @@
 """The NAOS code location: `dagster dev` (via workspace.yaml) and `naos render` both load these definitions."""
 
-from dagster import Definitions, load_assets_from_modules
+from dagster import BackfillPolicy, Definitions, load_assets_from_modules
 
 from io_managers import RegistryIOManager
 from resources import NaosHome, NaosProject, default_cache_max_bytes, default_naos_home, default_project_file
@@ -9,10 +9,12 @@ from sensors import (
     alert_on_retries,
     analytics_failure_sensor,
     analytics_success_sensor,
+    approvals_sensor,
     cache_prune_sensor,
     episode_partitions_sensor,
 )
 
+from .approvals import assets as approvals
 from .audio import assets as audio
 from .canon import assets as canon
 from .film import assets as film
@@ -25,7 +27,12 @@ from .render import assets as render
 from .schedules import season_schedule
 from .writing import assets as writing
 
-ASSETS = load_assets_from_modules([narrative, canon, writing, audio, film, media, render, publish])
+# One run per episode partition in a backfill (UI, daemon, `dagster job backfill`; `naos backfill` does the same):
+# every asset reads context.partition_key, the episode is the artifact boundary (seed 004 §29.4), and the canon of
+# episode N folds the diffs before it, so episodes go one by one; a run starts in about a second (docs/OPERATIONS.md).
+BACKFILL_POLICY = BackfillPolicy.multi_run(1)
+ASSETS = load_assets_from_modules([narrative, canon, writing, approvals, audio, film, media, render, publish],
+                                  backfill_policy=BACKFILL_POLICY)
 
 
 def resources(project_file: str | None = None, naos_home: str | None = None) -> dict:
@@ -43,7 +50,7 @@ def build_definitions(project_file: str | None = None, naos_home: str | None = N
         jobs=[render_episode, canon_check, season_audiobook_job, publish_episode],
         schedules=[season_schedule],
         sensors=[episode_partitions_sensor, cache_prune_sensor, alert_on_failure, alert_on_retries,
-                 analytics_success_sensor, analytics_failure_sensor],
+                 analytics_success_sensor, analytics_failure_sensor, approvals_sensor],
         resources=resources(project_file, naos_home),
         loggers={"naos_progress": naos_progress},
     )

@@ -5,20 +5,21 @@ from dagster import AssetSelection, define_asset_job, multi_or_in_process_execut
 
 render_episode = define_asset_job(
     "render_episode",
-    selection=AssetSelection.groups("narrative", "canon", "writing", "audio", "film", "media", "render"),
+    selection=AssetSelection.groups("narrative", "canon", "writing", "approvals", "audio", "film", "media", "render"),
     executor_def=multi_or_in_process_executor,
     config={"execution": {"config": {"in_process": {}}}},
     description="Arc/outline -> plan -> canon + context -> Script -> Canon Gate -> ShotList -> AssetManifest -> "
-                "RenderPlan -> shot clips -> RenderOutput.",
+                "RenderPlan -> shot clips -> RenderOutput, paused at the §27 checkpoints the project turns on.",
 )
 
 # The canon of an episode folds the diffs of the episodes before it: `naos render` runs this for each of them.
 canon_check = define_asset_job(
     "canon_check",
-    selection=AssetSelection.groups("narrative", "canon", "writing"),
+    selection=AssetSelection.groups("narrative", "canon", "writing") | AssetSelection.assets("canon_diff_approval"),
     config={"execution": {"config": {"in_process": {}}}},
     executor_def=multi_or_in_process_executor,
-    description="Everything up to the Canon Gate: plan, CanonDiff, canon snapshot, context pack, script, gate.",
+    description="Everything up to the Canon Gate: plan, CanonDiff, canon snapshot, context pack, script, gate, "
+                "and the CanonDiff's approval checkpoint.",
 )
 
 # The season's .m4b, once every episode is rendered (`naos audiobook`).

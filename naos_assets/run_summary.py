@@ -26,6 +26,19 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
+def awaiting_approvals(instance: DagsterInstance, run_id: str) -> list[dict]:
+    """The §27 checkpoints that paused this run: each one's observation (checkpoint, artifact hash, what, gated)."""
+    out = []
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_OBSERVATION):
+        meta = entry.dagster_event.event_specific_data.asset_observation.metadata
+        if "naos/awaiting_approval" in meta:
+            out.append({"checkpoint": _plain(meta["naos/awaiting_approval"]),
+                        "artifact_sha256": _plain(meta["naos/artifact_sha256"]), "what": _plain(meta["naos/what"]),
+                        "gated": _plain(meta["naos/gated"]), "audit_seq": _plain(meta["naos/audit_seq"]),
+                        "episode_id": entry.dagster_event.partition or ""})
+    return out
+
+
 def failure_metadata(instance: DagsterInstance, run_id: str) -> list[tuple[str | None, str, dict]]:
     """(step, message, metadata) for every failed step of the run."""
     out = []

@@ -1,6 +1,8 @@
 """NAOS data contracts (seed 004 §5, §21, §30): pydantic v2 models, semver'd, exported as JSON Schema."""
 
 from .artifacts import (
+    CHECKPOINTS,
+    Approval,
     AssetManifest,
     AssetNeed,
     AssetRejection,
@@ -106,13 +108,16 @@ CONTRACTS: dict[str, type[Artifact]] = {
     "ShotClips": ShotClips,
     "RenderOutput": RenderOutput,
     "PublishRecord": PublishRecord,
+    "Approval": Approval,
     "RunSummary": RunSummary,
     "RenderPackageRequest": RenderPackageRequest,
     "RenderPackageResponse": RenderPackageResponse,
 }
 
 __all__ = [
+    "CHECKPOINTS",
     "CONTRACTS",
+    "Approval",
     "ActionBeat",
     "Arc",
     "ArcBeat",

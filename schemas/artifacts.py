@@ -384,3 +384,28 @@ class RenderPackageResponse(Artifact):
     lineage_hashes: dict[str, str] = Field(default_factory=dict)
     run_summary: RunSummary | None = None
     errors: list[ErrorRecord] = Field(default_factory=list)
+
+
+# ---- §27 human checkpoints -----------------------------------------------------------------------
+
+CHECKPOINTS = ("approve_canon_diff", "approve_character_packs", "approve_shotlist_timing_lock",
+               "approve_external_spend")
+Checkpoint = Literal["approve_canon_diff", "approve_character_packs", "approve_shotlist_timing_lock",
+                     "approve_external_spend"]
+
+
+class Approval(Artifact):
+    """A checkpoint passed (§27): which artifact hash was cleared, and by whom. A pending or rejected review has no
+    Approval; the audit trail in the registry holds every request and decision with its time."""
+
+    SCHEMA_VERSION = "1.0.0"
+    project_id: str
+    episode_id: str
+    checkpoint: Checkpoint
+    artifact: str = Field(description="what was reviewed, e.g. ShotList or CanonDiff")
+    artifact_sha256: str = Field(description="the exact bytes approved; a changed artifact needs a new approval")
+    decision: Literal["approved", "not_required"] = Field(
+        description="not_required: the checkpoint is off in human_checkpoints, or nothing needed review")
+    approver: str = Field("", description="who approved (empty when not required)")
+    note: str = ""
+    audit_sha256: str = Field("", description="the audit-trail record of the decision (empty when not required)")

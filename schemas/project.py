@@ -50,8 +50,20 @@ class RenderProfileSettings(NaosModel):
 
 
 class CostPolicy(NaosModel):
-    max_budget_usd: float = Field(0.0, ge=0)
+    """§12.4: what a project may spend. The run and episode caps stop paid external asset sources before they are
+    asked; resolution then falls back to local generation (docs/ASSETS.md, "Budget")."""
+
+    max_budget_usd: float = Field(0.0, ge=0, description="the project's whole budget, reported by `naos cost`; "
+                                                         "0: none set")
     local_cpu_hour_usd: float = Field(0.0, ge=0)
+    max_run_usd: float | None = Field(None, ge=0, description="most one run may spend on paid external asset "
+                                                              "sources; none: no per-run cap")
+    max_episode_usd: float | None = Field(None, ge=0, description="most one episode may spend on paid external asset "
+                                                                  "sources, over all its runs (earlier runs' spend "
+                                                                  "counts); none: no per-episode cap")
+    approval_threshold_usd: float = Field(0.0, ge=0, description="an external spend estimate above this needs the "
+                                                                 "approve_external_spend checkpoint (when that flag "
+                                                                 "is on)")
 
 
 class HumanCheckpoints(NaosModel):
@@ -169,7 +181,7 @@ class World(NaosModel):
 
 
 class Project(Artifact):
-    SCHEMA_VERSION = "1.2.0"
+    SCHEMA_VERSION = "1.3.0"
     id: ID
     title: str = Field(min_length=1)
     genre: str = ""

@@ -24,10 +24,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ALERT_TYPES = ("job_failed", "excessive_retries", "provider_unavailable", "budget_exceeded", "canon_blocked")
+ALERT_TYPES = ("job_failed", "excessive_retries", "provider_unavailable", "budget_exceeded", "canon_blocked",
+               "approval_requested")
 SEVERITIES = ("info", "warning", "error", "critical")
 DEFAULT_SEVERITY = {"job_failed": "error", "excessive_retries": "warning", "provider_unavailable": "warning",
-                    "budget_exceeded": "critical", "canon_blocked": "warning"}
+                    "budget_exceeded": "critical", "canon_blocked": "warning", "approval_requested": "warning"}
 
 
 @dataclass(frozen=True)

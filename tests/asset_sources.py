@@ -73,3 +73,21 @@ class NothingSearch(AssetSource):
 
 class NotASource:
     name = "not_a_source"
+
+
+class PaidPainter(AssetSource):
+    """An external image model: paints backgrounds and characters for a fee (tests/test_budget.py)."""
+
+    name = "paid_painter"
+    role = "generative"
+    locality = "external"
+    cost_usd = 0.5
+    kinds: ClassVar[frozenset[str]] = frozenset({"background", "character"})
+
+    def find(self, need: AssetNeed) -> Candidate | None:
+        CALLS.append((self.name, need.asset_id))
+        return Candidate(data=_png("painted " + need.asset_id), uri=f"https://painter.example/{need.asset_id}",
+                         media_type="image/png", licence={
+                             "license_type": "commercial_licensed", "purchase_record": "invoice 42",
+                             "provider_or_model": "painter.example", "retrieval_date": "2026-11-22",
+                             "redistributable": True})

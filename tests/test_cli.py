@@ -146,19 +146,26 @@ def test_rerun_is_all_cache_hits(first_render):
 
 def test_placeholder_is_flagged_and_run_completes(tmp_path):
     """s01e02, with the seed's default approve_canon_diff: true (the pilot turns it off), and no generated stand-ins:
-    the missing sea cave becomes a flagged placeholder."""
+    the run pauses for the CanonDiff's approval; once approved, the missing sea cave becomes a flagged placeholder."""
     project = _copy_pilot(tmp_path)
     _edit_yaml(project / "project.yaml", lambda d: (d["human_checkpoints"].update(approve_canon_diff=True),
                                                     d.update(assets={"generate_missing": False})))
     result = render(project / "project.yaml", tmp_path / "out", tmp_path / "home", episode="s01e02")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 5, result.stderr
+    assert "approve_canon_diff: waiting for approval" in result.stderr
     # the canon of s01e02 folds s01e01's diff: the CLI ran s01e01 through the Canon Gate first; it passed, and
     # waits for approval, so s01e02's canon does not include it yet
     assert "canon: checking s01e01 (1/1) before s01e02" in result.stderr
     assert "the CanonDiffs of s01e01 await approval" in result.stderr
+    approve = naos("approve", "--project", str(project / "project.yaml"), "--episode", "s01e02", "--checkpoint",
+                   "approve_canon_diff", "--by", "story editor", home=tmp_path / "home")
+    assert approve.returncode == 0, approve.stderr
+    result = render(project / "project.yaml", tmp_path / "out", tmp_path / "home", episode="s01e02")
+    assert result.returncode == 0, result.stderr
     canon = json.loads((tmp_path / "out" / "Canon.json").read_text())
     assert canon["as_of_episode"] == "s01e02" and canon["applied_diffs"] == []
-    assert json.loads((tmp_path / "out" / "GateReport.json").read_text())["approval_status"] == "pending"
+    # the approval reached the Canon Store: s01e03's canon will fold s01e02's diff
+    assert json.loads((tmp_path / "out" / "GateReport.json").read_text())["approval_status"] == "approved"
     plan = json.loads((tmp_path / "out" / "RenderPlan.json").read_text())
     cave = next(a for a in plan["assets"] if a["asset_id"] == "background:sea_cave")
     assert cave["status"] == "placeholder" and cave["flagged"] and cave["fallbacks"]
@@ -318,6 +325,15 @@ def test_killed_render_resumes_and_ends_identical(first_render, tmp_path):
 
     result = render(PILOT / "project.yaml", tmp_path / "out", home)
     assert result.returncode == 0, result.stderr
+    # the killed run was left "started", holding a cpu_queue slot: the next naos marks it failed and frees the slot
+    assert "was left started by a killed naos" in result.stderr
+    from dagster import DagsterInstance, DagsterRunStatus
+    from dagster._core.instance.ref import InstanceRef
+
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home / "dagster")))
+    statuses = sorted(r.status.value for r in instance.get_runs() if r.job_name == "render_episode")
+    assert statuses == [DagsterRunStatus.FAILURE.value, DagsterRunStatus.SUCCESS.value]
+    assert instance.event_log_storage.get_concurrency_info("cpu_queue").active_slot_count == 0
     summary = json.loads((tmp_path / "out" / "run_summary.json").read_text())
     assert sum(summary["shot_cache"].values()) >= done_before  # finished shots were not rendered again
     assert digests(tmp_path / "out") == digests(first_render / "out")

@@ -239,6 +239,12 @@ def _season_audiobook(pilot: dict):
         chapters=[{"title": "s01e01", "start_s": 0.0, "end_s": 47.0}])
 
 
+def _approval(pilot: dict):
+    return CONTRACTS["Approval"].new(
+        project_id="pilot", episode_id="s01e01", checkpoint="approve_shotlist_timing_lock", artifact="ShotList",
+        artifact_sha256=SHA_A, decision="approved", approver="ed@studio", note="timing ok", audit_sha256=SHA_B)
+
+
 SAMPLES: dict[str, Callable[[dict], Artifact]] = {
     "Project": _project,
     "EpisodeOutline": _outline,
@@ -259,6 +265,7 @@ SAMPLES: dict[str, Callable[[dict], Artifact]] = {
     "ShotClips": _shot_clips,
     "RenderOutput": _render_output,
     "PublishRecord": _publish_record,
+    "Approval": _approval,
     "RunSummary": _run_summary,
     "RenderPackageRequest": _request,
     "RenderPackageResponse": _response,
@@ -285,6 +292,7 @@ NESTED_REQUIRED: dict[str, list[str]] = {
     "ShotClips": ["clips[0].render_key"],
     "RenderOutput": ["video.sha256", "shot_clips[0].frames"],
     "PublishRecord": ["rights.override.approver", "rights.issues[0].problem", "files.video.sha256"],
+    "Approval": ["artifact_sha256"],  # flat: its required fields are top-level
     "RunSummary": ["stages[0].status", "errors[0].code"],
     "RenderPackageRequest": ["inputs.shotlist_ref.shots[0].id", "inputs.render_plan_ref"],
     "RenderPackageResponse": ["run_summary.stages[0].duration_s", "errors[0].message"],

@@ -1,5 +1,13 @@
 """Media engine (seed 004 §9, §18.5, §25): resolve an AssetManifest, gate rights, write credits. No Dagster here."""
 
+from .budget import (
+    BUDGET_REASON,
+    BudgetStop,
+    SpendEstimate,
+    SpendItem,
+    paid_spend,
+    remaining_budget,
+)
 from .plan import PLAN_VERSION, build_render_plan
 from .preflight import check_library_paths
 from .resolver import (
@@ -11,6 +19,7 @@ from .resolver import (
     AssetPathError,
     ResolveEvent,
     Resolver,
+    estimate_external_spend,
     file_sha256,
     library_file,
     library_uri,
@@ -34,6 +43,7 @@ from .sources import (
 )
 
 __all__ = [
+    "BUDGET_REASON",
     "ENTRY_POINT_GROUP",
     "LIBRARY_SCHEME",
     "PLAN_VERSION",
@@ -44,16 +54,20 @@ __all__ = [
     "AssetPathError",
     "AssetSource",
     "BlobStore",
+    "BudgetStop",
     "Candidate",
     "GenerativeLocal",
     "PluginError",
     "ResolveEvent",
     "Resolver",
     "SourceError",
+    "SpendEstimate",
+    "SpendItem",
     "attributions",
     "build_render_plan",
     "check_library_paths",
     "credits_text",
+    "estimate_external_spend",
     "file_sha256",
     "is_cc_by",
     "licence_fields",
@@ -61,9 +75,11 @@ __all__ = [
     "library_file",
     "library_uri",
     "load_sources",
+    "paid_spend",
     "placeholder_uri",
     "placeholders",
     "plugin_class",
+    "remaining_budget",
     "resolve",
     "resolve_need",
     "rights_gate",

@@ -25,6 +25,7 @@ from PIL import Image
 
 from schemas.artifacts import AssetManifest, AssetNeed, AssetRejection, ResolvedAsset
 
+from .budget import BUDGET_REASON, BudgetStop, SpendEstimate, SpendItem, usd
 from .rights import licence_fields, licence_problem
 from .sources import AssetSource, BlobStore
 
@@ -157,7 +158,7 @@ class ResolveEvent:
 
     asset_id: str
     source: str
-    outcome: str  # resolved, rejected, error, miss, cache_hit, cache_miss, placeholder
+    outcome: str  # resolved, rejected, error, miss, cache_hit, cache_miss, placeholder, budget
     detail: str = ""
 
 
@@ -172,7 +173,13 @@ class Resolver:
 
     A candidate whose licence is missing or unknown is rejected (§25.4), the rejection is kept on the ResolvedAsset,
     and the next source is tried. A source that raises degrades to the next one. Only a path escaping the library
-    stops resolution (AssetPathError: an authoring error)."""
+    stops resolution (AssetPathError: an authoring error).
+
+    `budget_usd` (§12.4) is what this Resolver may spend on paid external sources (None: no cap). A paid external
+    source whose price would take `spent_usd` past it is not asked: a `budget exceeded` rejection is recorded on the
+    asset and the next source is tried (local generation, then a placeholder). Only assets a source actually supplies
+    count as spend; cache hits cost nothing. A fallback chosen because the budget stopped a source is not cached
+    under the need's key, so a later run with budget left still gets the paid asset."""
 
     library_root: Path
     store: BlobStore | None = None
@@ -180,10 +187,20 @@ class Resolver:
     external_ttl_days: int = 30
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     events: list[ResolveEvent] = field(default_factory=list)
+    budget_usd: float | None = None
+    spent_usd: float = 0.0  # external spend so far: prices of assets paid sources supplied (not cache hits)
+    stops: list[BudgetStop] = field(default_factory=list)  # every paid source the budget kept from being asked
 
     def __post_init__(self) -> None:
         if self.sources and self.store is None:
             raise ValueError("a Resolver with sources needs a store to keep the assets they supply")
+        if self.budget_usd is not None and self.budget_usd < 0:
+            raise ValueError(f"budget_usd must be 0 or more, not {self.budget_usd}")
+
+    @property
+    def budget_exceeded(self) -> list[str]:
+        """Ids of the needs for which the budget stopped at least one paid source, in resolution order."""
+        return list(dict.fromkeys(stop.need_id for stop in self.stops))
 
     def resolve(self, manifest: AssetManifest) -> list[ResolvedAsset]:
         """Every need of the manifest, in manifest order (backgrounds, character packs, props, sfx, music)."""
@@ -192,6 +209,10 @@ class Resolver:
     def _event(self, need: AssetNeed, source: str, outcome: str, detail: str = "") -> None:
         self.events.append(ResolveEvent(need.asset_id, source, outcome, detail))
 
+    def _ordered_sources(self, need: AssetNeed) -> list[AssetSource]:
+        """The plugins that cover the need's kind, in §9 order: search, then generative, each in configured order."""
+        return [s for role in ("search", "generative") for s in self.sources if s.role == role and need.kind in s.kinds]
+
     def resolve_need(self, need: AssetNeed) -> ResolvedAsset:
         rejections: list[AssetRejection] = []
         tried: list[str] = []
@@ -199,11 +220,13 @@ class Resolver:
         if found is None and self.store is not None:
             found = self._from_cache(need, rejections)
         if found is None:
-            for role in ("search", "generative"):
-                for source in (s for s in self.sources if s.role == role and need.kind in s.kinds):
-                    found = self._from_source(source, need, rejections, tried)
-                    if found is not None:
-                        break
+            stopped = False
+            for source in self._ordered_sources(need):
+                if self._over_budget(source, need, rejections):
+                    stopped = True
+                    continue
+                # a fallback the budget forced is not cached: the paid asset must win once there is budget for it
+                found = self._from_source(source, need, rejections, tried, cache=not stopped)
                 if found is not None:
                     break
         if found is None:
@@ -213,19 +236,24 @@ class Resolver:
 
     # -- 1. library ---------------------------------------------------------------------------
 
-    def _from_library(self, need: AssetNeed, rejections: list, tried: list) -> ResolvedAsset | None:
+    def _library_entry(self, need: AssetNeed) -> tuple[Path, str, dict | None, str | None]:
+        """(file, relative path, licence fields, licence problem); fields None when the file is missing."""
         path, rel = _checked(Path(self.library_root), need.library_path, need.asset_id)
-        uri = LIBRARY_SCHEME + rel
         if not path.is_file():
-            self._event(need, "library", "miss", rel)
-            tried.append(uri)
-            return None
+            return path, rel, None, None
         try:
             fields = licence_fields(_sidecar(Path(self.library_root), rel, need.asset_id))
         except AssetMetadataError as exc:
-            fields, problem = {}, str(exc)
-        else:
-            problem = licence_problem(fields)
+            return path, rel, {}, str(exc)
+        return path, rel, fields, licence_problem(fields)
+
+    def _from_library(self, need: AssetNeed, rejections: list, tried: list) -> ResolvedAsset | None:
+        path, rel, fields, problem = self._library_entry(need)
+        uri = LIBRARY_SCHEME + rel
+        if fields is None:
+            self._event(need, "library", "miss", rel)
+            tried.append(uri)
+            return None
         if problem is not None:
             self._reject(need, "library", uri, f"{rel}: {problem}", rejections)
             tried.append(uri)
@@ -244,7 +272,10 @@ class Resolver:
                             "description": need.description}, "sources": chain, "resolver": RESOLVER_VERSION}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
-    def _from_cache(self, need: AssetNeed, rejections: list) -> ResolvedAsset | None:
+    def _cache_entry(self, need: AssetNeed) -> tuple[str | None, ResolvedAsset | None, str | None]:
+        """(record sha, cached asset, problem): (None, None, None) on a miss; a problem when the record is unreadable
+        or its licence no longer passes. Reads the cache as a hit would (the entries' last use moves), writes nothing
+        else."""
         assert self.store is not None
         key, now = self.cache_key(need), self.now()
         sha = self.store.cache_get(key, now=now)
@@ -252,24 +283,71 @@ class Resolver:
         if sha is not None and self.store.cache_get(f"{key}.object", now=now) is None:
             sha = None
         if sha is None:
-            self._event(need, "cache", "cache_miss")
-            return None
+            return None, None, None
         try:
             record = json.loads(self.store.get_bytes(sha))
             asset = ResolvedAsset.model_validate(record["asset"])
         except Exception as exc:  # a damaged record degrades to the next source, like any failing source
-            self._reject(need, "cache", f"registry:{sha}", f"cache record unreadable: {exc}", rejections)
+            return sha, None, f"cache record unreadable: {exc}"
+        return sha, asset, licence_problem(asset.model_dump())  # the rules may have tightened since it was cached
+
+    def _from_cache(self, need: AssetNeed, rejections: list) -> ResolvedAsset | None:
+        sha, asset, problem = self._cache_entry(need)
+        if sha is None:
+            self._event(need, "cache", "cache_miss")
             return None
-        problem = licence_problem(asset.model_dump())
-        if problem is not None:  # the rules may have tightened since it was cached
-            self._reject(need, "cache", asset.uri, problem, rejections)
+        if problem is not None or asset is None:
+            self._reject(need, "cache", asset.uri if asset is not None else f"registry:{sha}", problem or "",
+                         rejections)
             return None
         self._event(need, "cache", "cache_hit", asset.source)
         return asset
 
+    # -- budget (§12.4) -----------------------------------------------------------------------
+
+    @staticmethod
+    def _paid(source: AssetSource) -> bool:
+        return source.locality == "external" and source.cost_usd > 0
+
+    def _over_budget(self, source: AssetSource, need: AssetNeed, rejections: list) -> bool:
+        """True, with the stop recorded on the asset, when asking this paid source would exceed the budget."""
+        if self.budget_usd is None or not self._paid(source):
+            return False
+        cost = usd(source.cost_usd)
+        if usd(self.spent_usd + cost) <= usd(self.budget_usd):
+            return False
+        self.stops.append(BudgetStop(need.asset_id, source.name, cost, usd(self.spent_usd), usd(self.budget_usd)))
+        reason = (f"{BUDGET_REASON}: {source.name} costs {cost:g} USD, which would take this run's external spend "
+                  f"from {usd(self.spent_usd):g} to {usd(self.spent_usd + cost):g} USD, over its budget of "
+                  f"{usd(self.budget_usd):g} USD (cost_policy.max_run_usd / max_episode_usd); not asked, the next "
+                  f"source was tried")
+        self._event(need, source.name, "budget", reason)
+        rejections.append(AssetRejection(source=source.name, reason=reason))
+        return True
+
+    def estimate_external_spend(self, manifest: AssetManifest) -> SpendEstimate:
+        """What resolving `manifest` would spend on paid external sources, without asking any source: for every need
+        neither the library (a file with a valid licence) nor the cache answers, the price of the first paid external
+        source covering its kind (search, then generative, in configured order). Budget-independent."""
+        items = []
+        for need in manifest.needs():
+            _, _, fields, problem = self._library_entry(need)
+            if fields is not None and problem is None:
+                continue
+            if self.store is not None:
+                _, asset, problem = self._cache_entry(need)
+                if asset is not None and problem is None:
+                    continue
+            paid = next((s for s in self._ordered_sources(need) if self._paid(s)), None)
+            if paid is not None:
+                items.append(SpendItem(need_id=need.asset_id, kind=need.kind, source=paid.name,
+                                       cost_usd=usd(paid.cost_usd)))
+        return SpendEstimate.of(items)
+
     # -- 3, 4. plugins ------------------------------------------------------------------------
 
-    def _from_source(self, source: AssetSource, need: AssetNeed, rejections: list, tried: list) -> ResolvedAsset | None:
+    def _from_source(self, source: AssetSource, need: AssetNeed, rejections: list, tried: list,
+                     cache: bool = True) -> ResolvedAsset | None:
         try:
             candidate = source.find(need)
         except Exception as exc:  # §17: provider unavailable -> degrade to the next source, never halt
@@ -286,6 +364,8 @@ class Resolver:
             tried.append(candidate.uri)
             return None
         cost = source.cost_usd if candidate.cost_usd is None else candidate.cost_usd
+        if source.locality == "external":  # spend: only what a source actually supplied
+            self.spent_usd = usd(self.spent_usd + cost)
         asset = ResolvedAsset(asset_id=need.asset_id, kind=need.kind, status="resolved", uri="", source=source.name,
                               cost_usd=cost, provenance=_provenance(fields) or source.name, **fields)
         assert self.store is not None  # __post_init__
@@ -297,14 +377,15 @@ class Resolver:
         if source.locality == "external":
             days = min(self.external_ttl_days, source.ttl_days or self.external_ttl_days)
             expires = self.now() + timedelta(days=days)
-        record = {"asset": asset.model_dump(mode="json"), "media_type": candidate.media_type,
-                  "source_uri": candidate.uri}
-        record_sha = self.store.put_bytes(json.dumps(record, sort_keys=True).encode())
-        now = self.now()
-        self.store.cache_put(self.cache_key(need), record_sha, "resolved_asset", expires_at=expires, now=now)
-        # the bytes get an entry of their own, so cache pruning counts and frees them with the record
-        self.store.cache_put(f"{self.cache_key(need)}.object", sha, "resolved_asset/object", expires_at=expires,
-                             now=now)
+        if cache:
+            record = {"asset": asset.model_dump(mode="json"), "media_type": candidate.media_type,
+                      "source_uri": candidate.uri}
+            record_sha = self.store.put_bytes(json.dumps(record, sort_keys=True).encode())
+            now = self.now()
+            self.store.cache_put(self.cache_key(need), record_sha, "resolved_asset", expires_at=expires, now=now)
+            # the bytes get an entry of their own, so cache pruning counts and frees them with the record
+            self.store.cache_put(f"{self.cache_key(need)}.object", sha, "resolved_asset/object", expires_at=expires,
+                                 now=now)
         self._event(need, source.name, "resolved", candidate.uri)
         return asset
 
@@ -367,6 +448,17 @@ def resolve(manifest: AssetManifest, library_root: Path, store: BlobStore | None
     """Resolve every need of the manifest, in manifest order. With no store and no sources: the library alone,
     missing files as flagged placeholders. A path escaping the library raises AssetPathError."""
     return Resolver(Path(library_root), store=store, sources=list(sources or [])).resolve(manifest)
+
+
+def estimate_external_spend(manifest: AssetManifest, library_root: Path, store: BlobStore | None = None,
+                            sources: list[AssetSource] | None = None,
+                            now: Callable[[], datetime] | None = None) -> SpendEstimate:
+    """Resolver.estimate_external_spend for a manifest, a library, a cache and the project's sources (no source is
+    asked)."""
+    resolver = Resolver(Path(library_root), store=store, sources=list(sources or []))
+    if now is not None:
+        resolver.now = now
+    return resolver.estimate_external_spend(manifest)
 
 
 def placeholders(resolved: list[ResolvedAsset]) -> list[str]:

@@ -1,6 +1,9 @@
 """Media stage: AssetManifest -> RenderPlan (resolved library assets, placeholders flagged, profile settings)."""
 
-from dagster import AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
+import json
+from dataclasses import asdict
+
+from dagster import AssetDep, AssetExecutionContext, Config, Failure, MetadataValue, Output, asset
 
 from engines.media import (
     PLAN_VERSION,
@@ -10,21 +13,43 @@ from engines.media import (
     Resolver,
     build_render_plan,
     load_sources,
+    paid_spend,
     placeholders,
+    remaining_budget,
 )
 from resources import NaosHome, NaosProject
 from schemas import AssetManifest, RenderPlan, canonical_json, sha256_bytes
 
 from ..partitions import episodes
+from ..queues import MEDIA_QUEUE
 from ..stage import EXIT_BAD_INPUT, bad_input, stage_output
+
+
+def earlier_episode_spend(registry, episode: str) -> float:
+    """External spend of the episode's earlier runs, from the registry's records of its past RenderPlans (each keeps
+    the source and cost_usd of every asset as provenance; the plan itself when an old record has none). The registry
+    is always there, unlike the analytics views (written after a run, maybe never). Each paid asset counts once
+    (engines.media.paid_spend): one reused through the cache in later plans was bought once."""
+    assets: list[dict] = []
+    for key in registry.store.list(f"records/render_plan/{episode}/"):
+        try:
+            record = json.loads(registry.store.get_bytes(key))
+            provenance = record.get("provenance") or {}
+            if provenance:
+                assets += [a for a in provenance.values() if isinstance(a, dict)]
+            elif registry.has(record["sha256"]):
+                assets += json.loads(registry.get_bytes(record["sha256"])).get("assets", [])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # an unreadable record is not spend we can see
+    return paid_spend(assets)
 
 
 class RenderPlanConfig(Config):
     profile: str = "preview_local"
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLAN_VERSION, group_name="media",
-       kinds={"json"}, description="RenderPlan (§5.8): resolved asset URIs with hashes and fallbacks, and the profile.")
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLAN_VERSION, group_name="media", pool=MEDIA_QUEUE,
+       kinds={"json"}, deps=[AssetDep("external_spend_approval")], description="RenderPlan (§5.8): resolved asset URIs with hashes and fallbacks, and the profile.")
 def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, project: NaosProject, naos: NaosHome,
                 asset_manifest: AssetManifest) -> Output[RenderPlan]:
     with bad_input():
@@ -33,10 +58,14 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
     if settings is None:
         raise Failure(f"profile {config.profile!r} is not in the project's render_profiles "
                       f"({', '.join(proj.render_profiles)})", metadata={"naos/exit_code": EXIT_BAD_INPUT})
+    # §12.4: this run may spend the smaller of the per-run cap and what earlier runs left of the per-episode cap
+    policy = proj.cost_policy
+    spent_before = earlier_episode_spend(naos.registry(), context.partition_key)
+    budget = remaining_budget(policy.max_run_usd, policy.max_episode_usd, spent_before)
     try:
         sources = load_sources(proj.assets.sources, generate_missing=proj.assets.generate_missing)
         resolver = Resolver(project.library(proj), store=naos.registry(), sources=sources,
-                            external_ttl_days=proj.assets.external_ttl_days)
+                            external_ttl_days=proj.assets.external_ttl_days, budget_usd=budget)
         # Resolution reads the library's current bytes, so it always runs; its output hash says what changed.
         resolved = resolver.resolve(asset_manifest)
     except (AssetPathError, PluginError) as exc:
@@ -53,6 +82,19 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
     if flagged:
         context.log.warning(f"placeholders for assets missing from the library: {', '.join(flagged)}")
     cache = [e.outcome for e in resolver.events if e.source == "cache"]
+    stopped = resolver.budget_exceeded
+    if stopped:
+        context.log.warning(f"budget exceeded (remaining {budget:g} USD of cost_policy max_run_usd="
+                            f"{policy.max_run_usd}, max_episode_usd={policy.max_episode_usd}, spent earlier "
+                            f"{spent_before:g}): paid sources not asked for {', '.join(stopped)}; local fallbacks used")
+    budget_meta = {
+        "naos/budget_exceeded": MetadataValue.json(stopped),
+        "naos/external_spend_usd": resolver.spent_usd,
+        "naos/budget": MetadataValue.json({
+            "remaining_usd": budget, "max_run_usd": policy.max_run_usd, "max_episode_usd": policy.max_episode_usd,
+            "episode_spent_before_usd": spent_before, "spent_usd": resolver.spent_usd,
+            "stops": [asdict(s) for s in resolver.stops]}),
+    }
     return stage_output(
         "render_plan", naos, RenderPlan,
         # the whole resolution (hashes and licence fields): an edited sidecar is a new plan
@@ -70,5 +112,6 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
             "naos/provenance": MetadataValue.json({a.asset_id: a.model_dump(
                 include={"uri", "source", "license_type", "attribution", "purchase_record", "provider_or_model",
                          "retrieval_date", "redistributable", "cost_usd"}) for a in v.assets}),
+            **budget_meta,
         },
     )

@@ -20,7 +20,9 @@ from dagster import (
     DynamicOut,
     DynamicOutput,
     Failure,
+    In,
     MetadataValue,
+    Nothing,
     OpExecutionContext,
     Out,
     Output,
@@ -64,6 +66,7 @@ from schemas import (
 
 from ..media.files import asset_path
 from ..partitions import episodes
+from ..queues import CPU_QUEUE
 from ..stage import bad_input, stage_output
 
 EPISODE_VERSION = "episode-concat@4"  # + credits, the attribution end card and the rights gate
@@ -80,7 +83,8 @@ def _sha_json(data: dict) -> str:
     return sha256_bytes(canonical_json(data))
 
 
-@op(out=DynamicOut(dict), description="One render step per shot of the locked ShotList.")
+# `approved` (Nothing): the character pack checkpoint; when it pauses, no shot is drawn.
+@op(ins={"approved": In(Nothing)}, out=DynamicOut(dict), description="One render step per shot of the locked ShotList.")
 def plan_shot_steps(render_plan: RenderPlan, shot_list: ShotList):
     if render_plan.timing_lock_hash != shot_list.timing_lock_hash:
         raise Failure("RenderPlan and ShotList disagree on the timing lock: re-materialize the render plan")
@@ -88,7 +92,8 @@ def plan_shot_steps(render_plan: RenderPlan, shot_list: ShotList):
         yield DynamicOutput({"shot": shot.model_dump(mode="json")}, mapping_key=shot.id)
 
 
-@op(retry_policy=RetryPolicy(max_retries=2, delay=1), description="Encode one shot clip, or reuse it by render key.")
+@op(retry_policy=RetryPolicy(max_retries=2, delay=1), pool=CPU_QUEUE,
+    description="Encode one shot clip, or reuse it by render key.")
 def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: NaosHome, step: dict,
                      render_plan: RenderPlan) -> dict:
     shot = Shot.model_validate(step["shot"])
@@ -157,17 +162,18 @@ def collect_clips(context: OpExecutionContext, clips: list[dict], render_plan: R
 
 @graph_asset(
     partitions_def=episodes, group_name="render",
-    ins={"render_plan": AssetIn(), "shot_list": AssetIn()},
+    ins={"render_plan": AssetIn(), "shot_list": AssetIn(),
+         "character_pack_approval": AssetIn(dagster_type=Nothing)},
     description="Per-shot clips (video only), one dynamic step per shot.",
 )
-def shot_clips(render_plan: RenderPlan, shot_list: ShotList):
-    steps = plan_shot_steps(render_plan, shot_list)
+def shot_clips(render_plan: RenderPlan, shot_list: ShotList, character_pack_approval):
+    steps = plan_shot_steps(render_plan, shot_list, approved=character_pack_approval)
     clips = steps.map(lambda step: render_shot_clip(step, render_plan))
     return collect_clips(clips.collect(), render_plan, shot_list)
 
 
 # §15 quality gates as Dagster asset checks beside the asset: a failing gate warns (it blocks publish, not preview).
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render",
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render", pool=CPU_QUEUE,
        kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy with the mix, SRT and WebVTT "
                                     "captions, the episode audiobook (.m4a, a chapter per scene), quality gates.",
        check_specs=[AssetCheckSpec(name, asset="render_output", description=text)

@@ -1,0 +1,184 @@
+"""Human checkpoints (§27) as assets between stages.
+
+A checkpoint asset stands before its gated step. When its flag in `human_checkpoints` is off it passes at once; when
+it is on it looks up the artifact's hash in the registry's audit trail:
+- approved (for these exact bytes): it materializes an Approval and the run goes on;
+- rejected: the step fails with exit 3 and the reviewer's note;
+- otherwise it records a review request (once per hash) and yields nothing. Dagster then skips everything downstream
+  and the run ends successfully: a pause, not a failure, and it stays paused however long the review takes.
+`naos render` exits 5 for such a run; after `naos approve`, the same `naos render` continues (everything upstream
+is a cache hit), or the approvals sensor launches the gated assets for the partition.
+"""
+
+from collections.abc import Iterator
+
+from dagster import (
+    AssetExecutionContext,
+    AssetObservation,
+    DataVersion,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from engines.media import Resolver, load_sources
+from io_managers import AuditTrail
+from resources import NaosHome, NaosProject
+from schemas import Approval, AssetManifest, CanonDiff, GateReport, RenderPlan, ShotList, canonical_json, sha256_bytes
+
+from ..partitions import episodes
+from ..stage import EXIT_GATE_BLOCKED, bad_input
+
+CHECKPOINT_VERSION = "checkpoint@1"
+REQUESTER = "naos"  # who records a review request in the audit trail (a person records the decision)
+# the step an approval lets go on, by checkpoint: what `naos render` names when it pauses
+GATED = {"approve_canon_diff": "shot_list", "approve_shotlist_timing_lock": "asset_manifest",
+         "approve_external_spend": "render_plan", "approve_character_packs": "shot_clips"}
+CHECKPOINT_ASSETS = {"approve_canon_diff": "canon_diff_approval",
+                     "approve_shotlist_timing_lock": "shotlist_timing_lock",
+                     "approve_external_spend": "external_spend_approval",
+                     "approve_character_packs": "character_pack_approval"}
+KINDS = {"approval"}
+
+
+def _ui_link(naos: NaosHome, run_id: str) -> str:
+    from sensors.alerting import AlertEmitter
+
+    return f"{AlertEmitter.from_env(naos.naos_home).ui_url.rstrip('/')}/runs/{run_id}"
+
+
+def _profile(context: AssetExecutionContext) -> str:
+    """The render profile of this run (what the approvals sensor relaunches with)."""
+    ops = (context.run.run_config or {}).get("ops", {})
+    return ops.get("render_plan", {}).get("config", {}).get("profile", "preview_local")
+
+
+def checkpoint(context: AssetExecutionContext, naos: NaosHome, project_id: str, episode: str, checkpoint_name: str,
+               enabled: bool, artifact: str, sha: str, what: str, details: dict | None = None) -> Iterator[Output]:
+    """Yield the Approval, pause (yield nothing), or fail with the rejection: see the module's docstring."""
+    common = {"project_id": project_id, "episode_id": episode, "checkpoint": checkpoint_name, "artifact": artifact,
+              "artifact_sha256": sha}
+    if not enabled:
+        approval = Approval.new(**common, decision="not_required")
+    else:
+        trail = AuditTrail(naos.registry())
+        review = trail.review(project_id, episode, checkpoint_name, sha)
+        if review is not None and review.status == "rejected":
+            r = review.record
+            raise Failure(
+                description=f"{checkpoint_name}: {r['by']} rejected the {artifact} of {episode} ({sha[:12]}) at "
+                            f"{r['at']}{': ' + r['note'] if r['note'] else ''}. Change it (new bytes get a new "
+                            f"review), or approve these bytes with `naos approve`.",
+                metadata={"naos/exit_code": EXIT_GATE_BLOCKED, "checkpoint": checkpoint_name,
+                          "artifact_sha256": sha, "rejected_by": r["by"]},
+                allow_retries=False)
+        if review is None or review.status != "approved":
+            record = review.record if review is not None else trail.append(
+                **common, decision="requested", by=REQUESTER, note=what, run_id=context.run.run_id,
+                link=_ui_link(naos, context.run.run_id), details={**(details or {}), "profile": _profile(context)})
+            if review is None:
+                _request_alert(context, naos, episode, checkpoint_name, what)
+            context.log.warning(
+                f"{checkpoint_name}: waiting for approval of the {artifact} of {episode} ({sha[:12]}): {what}. "
+                f"Approve with `naos approve --episode {episode} --checkpoint {checkpoint_name} --by NAME`; "
+                f"{GATED[checkpoint_name]} and everything after it wait.")
+            context.log_event(AssetObservation(
+                asset_key=context.asset_key, partition=episode,
+                metadata={"naos/awaiting_approval": checkpoint_name, "naos/artifact_sha256": sha,
+                          "naos/audit_seq": record["seq"], "naos/what": what,
+                          "naos/gated": GATED[checkpoint_name]}))
+            return
+        r = review.record
+        approval = Approval.new(**common, decision="approved", approver=r["by"], note=r["note"],
+                                audit_sha256=r["sha256"])
+    yield Output(approval, data_version=DataVersion(approval.sha256()), metadata={
+        "naos/sha256": approval.sha256(), "naos/code_version": CHECKPOINT_VERSION,
+        "naos/parents": MetadataValue.json({artifact: sha}), "decision": approval.decision,
+        "approver": approval.approver, **({"details": MetadataValue.json(details)} if details else {})})
+
+
+def _request_alert(context: AssetExecutionContext, naos: NaosHome, episode: str, checkpoint_name: str,
+                   what: str) -> None:
+    """The review request goes out like an alert (JSONL log, and the webhook when configured); never fails the run."""
+    from sensors.alerting import Alert, AlertEmitter
+
+    try:
+        AlertEmitter.from_env(naos.naos_home).emit(Alert(
+            "approval_requested", context.run.run_id, context.op_handle.name,
+            f"{checkpoint_name} for {episode}: {what}", episode_id=episode))
+    except Exception as exc:  # a lost notification must not change the run; the audit trail has the request
+        context.log.warning(f"review request not sent: {exc}")
+
+
+def _checkpoint_asset(name: str, checkpoint_name: str, description: str):
+    return asset(name=name, partitions_def=episodes, io_manager_key="registry", code_version=CHECKPOINT_VERSION,
+                 group_name="approvals", kinds=KINDS, output_required=False,
+                 description=f"§27 {checkpoint_name}: {description}")
+
+
+@_checkpoint_asset("canon_diff_approval", "approve_canon_diff",
+                   "the CanonDiff is reviewed before the Canon Store commits it and the shots are planned.")
+def canon_diff_approval(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
+                        canon_gate: GateReport, canon_diff: CanonDiff):
+    with bad_input():
+        proj = project.load()
+    facts = len(canon_diff.added_facts) + len(canon_diff.modified_facts) + len(canon_diff.removed_facts)
+    yield from checkpoint(
+        context, naos, proj.id, canon_diff.episode_id, "approve_canon_diff", proj.human_checkpoints.approve_canon_diff,
+        "CanonDiff", canon_diff.sha256(), f"{facts} canon change(s) passed the Canon Gate",
+        {"added": len(canon_diff.added_facts), "modified": len(canon_diff.modified_facts),
+         "removed": len(canon_diff.removed_facts), "gate": canon_gate.status})
+
+
+@_checkpoint_asset("shotlist_timing_lock", "approve_shotlist_timing_lock",
+                   "the ShotList timing is reviewed before it is locked (a later change means a full re-render).")
+def shotlist_timing_lock(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_list: ShotList):
+    with bad_input():
+        proj = project.load()
+    yield from checkpoint(
+        context, naos, proj.id, shot_list.episode_id, "approve_shotlist_timing_lock",
+        proj.human_checkpoints.approve_shotlist_timing_lock, "ShotList", shot_list.sha256(),
+        f"{len(shot_list.shots)} shots, {shot_list.total_duration_s:.1f} s, timing lock {shot_list.timing_lock_hash[:12]}",
+        {"shots": len(shot_list.shots), "duration_s": shot_list.total_duration_s,
+         "timing_lock_hash": shot_list.timing_lock_hash})
+
+
+@_checkpoint_asset("external_spend_approval", "approve_external_spend",
+                   "the estimated spend on paid external asset sources is reviewed before any of them is called.")
+def external_spend_approval(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
+                            asset_manifest: AssetManifest):
+    with bad_input():
+        proj = project.load()
+    sources = load_sources(proj.assets.sources, generate_missing=proj.assets.generate_missing)
+    resolver = Resolver(project.library(proj), store=naos.registry(), sources=sources,
+                        external_ttl_days=proj.assets.external_ttl_days)
+    estimate = resolver.estimate_external_spend(asset_manifest)
+    # §27.2: only an estimate above the threshold needs a person; below it the checkpoint passes by itself
+    needed = proj.human_checkpoints.approve_external_spend and estimate.total_usd > proj.cost_policy.approval_threshold_usd
+    items = [{"need": i.need_id, "kind": i.kind, "source": i.source, "usd": i.cost_usd} for i in estimate.items]
+    yield from checkpoint(
+        context, naos, proj.id, asset_manifest.episode_id, "approve_external_spend", needed, "SpendEstimate",
+        estimate.sha256(), f"up to {estimate.total_usd:.2f} USD on paid sources for {len(items)} asset(s)",
+        {"total_usd": estimate.total_usd, "items": items})
+
+
+def character_pack_digest(plan: RenderPlan) -> tuple[str, list[dict]]:
+    """What a character pack review sees: every character portrait and expression the plan resolved, with bytes."""
+    packs = [{"asset_id": a.asset_id, "sha256": a.sha256, "source": a.source, "license_type": a.license_type}
+             for a in plan.assets if a.kind in ("character", "expression")]
+    packs.sort(key=lambda p: p["asset_id"])
+    return sha256_bytes(canonical_json(packs)), packs
+
+
+@_checkpoint_asset("character_pack_approval", "approve_character_packs",
+                   "the character portraits and expressions are reviewed before any shot is drawn with them.")
+def character_pack_approval(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
+                            render_plan: RenderPlan):
+    with bad_input():
+        proj = project.load()
+    sha, packs = character_pack_digest(render_plan)
+    yield from checkpoint(
+        context, naos, proj.id, render_plan.episode_id, "approve_character_packs",
+        proj.human_checkpoints.approve_character_packs, "CharacterPacks", sha,
+        f"{len(packs)} character image(s): {', '.join(p['asset_id'] for p in packs)}", {"packs": packs})

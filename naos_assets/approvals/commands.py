@@ -1,0 +1,142 @@
+"""`naos approve`, `naos reject` and `naos approvals`: the human side of the §27 checkpoints.
+
+A decision is recorded in the registry's hash-chained audit trail for the exact artifact hash the review request
+named; the CanonDiff's status in the Canon Store follows an approve_canon_diff decision (later episodes fold approved
+diffs only). After an approval, `naos render` continues past the checkpoint, or the approvals sensor launches it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def _say(msg: str) -> None:
+    from naos_assets.cli import _say as say
+
+    say(msg)
+
+
+def _trail():
+    from io_managers import AuditTrail, Registry
+    from naos_assets.cli import naos_home
+
+    return AuditTrail(Registry.local(naos_home() / "artifacts"))
+
+
+def _project(path: str):
+    from engines.writing import load_project
+
+    return load_project(Path(path).resolve())
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """Approve or reject the open review of one checkpoint of one episode."""
+    from naos_assets.cli import naos_home
+    from schemas import InputError
+
+    decision = "approved" if args.command == "approve" else "rejected"
+    try:
+        project = _project(args.project)
+    except InputError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    if args.episode not in [e.id for e in project.episodes]:
+        _say(f"bad input: {args.project}: episodes: no episode {args.episode!r}")
+        return EXIT_BAD_INPUT
+    if not args.by.strip():
+        _say("bad input: --by: who decides must be named (it goes into the audit trail)")
+        return EXIT_BAD_INPUT
+    trail = _trail()
+    [request] = trail.pending(project.id, args.episode, args.checkpoint) or [None]
+    if request is None:
+        _say(f"bad input: --checkpoint: nothing awaits {args.checkpoint} for {project.id}/{args.episode} on "
+             f"NAOS_HOME={naos_home()}: `naos render` records a review request when it pauses there "
+             f"(`naos approvals --project {args.project}` lists open ones)")
+        return EXIT_BAD_INPUT
+    record = trail.append(
+        project_id=project.id, episode_id=args.episode, checkpoint=args.checkpoint, artifact=request["artifact"],
+        artifact_sha256=request["artifact_sha256"], decision=decision, by=args.by.strip(), note=args.note or "",
+        link=request["link"], details={"request_seq": request["seq"]})
+    if args.checkpoint == "approve_canon_diff":  # the Canon Store folds approved diffs only
+        from engines.canon import DuckDBCanonStore
+
+        DuckDBCanonStore(naos_home() / "canon.duckdb").set_status(
+            project.id, args.episode, request["artifact_sha256"], decision, approver=args.by.strip(),
+            note=args.note or "")
+    _say(f"{args.checkpoint}: {decision} the {request['artifact']} of {project.id}/{args.episode} "
+         f"({request['artifact_sha256'][:12]}) by {record['by']}; audit record {record['seq']} ({record['sha256'][:12]})")
+    _refresh_views(naos_home())
+    if decision == "approved":
+        _say(f"`naos render --project {args.project} --episode {args.episode} ...` continues past the checkpoint "
+             f"(the approvals sensor does it for you when the Dagster daemon runs)")
+    else:
+        _say("the run stays stopped at this checkpoint (exit 3) until the artifact changes or these bytes are approved")
+    return EXIT_OK
+
+
+def _refresh_views(home: Path) -> None:
+    """The `approvals` view in naos.duckdb reads the audit trail; a view made before the first record needs a refresh."""
+    from naos_assets.analytics import ensure_views
+
+    try:
+        ensure_views(home)
+    except Exception as exc:  # noqa: BLE001 - the decision is recorded; the view is a report on it
+        _say(f"analytics views not refreshed: {exc}")
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    """Open review requests (default), or the whole audit trail (--all), and its chain check (--verify)."""
+    from io_managers import AuditError
+    from schemas import InputError
+
+    try:
+        project = _project(args.project)
+    except InputError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    trail = _trail()
+    if args.verify:
+        try:
+            head = trail.verify()
+        except AuditError as exc:
+            _say(f"audit trail BROKEN: {exc}")
+            return EXIT_BAD_INPUT
+        _say(f"audit trail intact: {len(trail.records())} record(s), head {head}")
+    rows = ([r for r in trail.records() if r["project_id"] == project.id] if args.all
+            else trail.pending(project.id, args.episode))
+    if args.episode is not None:
+        rows = [r for r in rows if r["episode_id"] == args.episode]
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return EXIT_OK
+    for r in rows:
+        state = "pending" if r["decision"] == "requested" and not args.all else r["decision"]
+        print(f"{r['seq']:>5}  {r['at']}  {r['episode_id']:<10} {r['checkpoint']:<30} {state:<9} "
+              f"{r['artifact']} {r['artifact_sha256'][:12]}  by {r['by']}{'  - ' + r['note'] if r['note'] else ''}")
+    if not rows:
+        _say("no open review requests" if not args.all else "the audit trail has no records for this project")
+    return EXIT_OK
+
+
+def add_parsers(sub) -> None:
+    from schemas import CHECKPOINTS
+
+    for name, verb in (("approve", "approve"), ("reject", "reject")):
+        p = sub.add_parser(name, help=f"{verb} the open review of a §27 checkpoint (recorded in the audit trail)")
+        p.add_argument("--project", required=True)
+        p.add_argument("--episode", required=True)
+        p.add_argument("--checkpoint", required=True, choices=CHECKPOINTS)
+        p.add_argument("--by", required=True, help="who decides (recorded)")
+        p.add_argument("--note", help="reviewer's note (recorded)")
+        p.set_defaults(func=cmd_decide)
+    p = sub.add_parser("approvals", help="open review requests, or the audit trail (--all) and its check (--verify)")
+    p.add_argument("--project", required=True)
+    p.add_argument("--episode")
+    p.add_argument("--all", action="store_true", help="every request and decision, oldest first")
+    p.add_argument("--verify", action="store_true", help="check the audit trail's hash chain (exit 2 if broken)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_approvals)

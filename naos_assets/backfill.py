@@ -1,0 +1,199 @@
+"""`naos backfill`: re-render many episodes (a season, or a list) on one NAOS_HOME, one Dagster run per episode.
+
+Why one run per episode partition (BackfillPolicy.multi_run(1), docs/OPERATIONS.md "Backfills"): every asset reads
+`context.partition_key`, the episode is the artifact boundary (seed 004 §29.4), and the canon of episode N folds the
+CanonDiffs of the episodes before it, so episodes run in project (season) order, each after the earlier ones have
+been through the Canon Gate. What a single run would save is the per-run start cost, about a second in-process.
+
+A failing episode does not stop the others, unless it did not get through the Canon Gate (bad input, a gate block,
+a failure before the gate): the later episodes' canon cannot be settled then, and they are skipped, named. Every run
+of a backfill carries the tag `naos/backfill=<id>`; retrying one episode alone is `naos backfill --episodes <id>`
+(or `naos render --episode <id>`): completed steps are cache hits.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from naos_assets.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_BLOCKED,
+    EXIT_OK,
+    EXIT_WAITING,
+    _say,
+    _write_atomic,
+    add_episode_partitions,
+    open_location,
+    preflight,
+    render_episode,
+    settle_earlier_canon,
+)
+
+BACKFILL_TAG = "naos/backfill"
+STATUS = {EXIT_OK: "success", EXIT_BAD_INPUT: "bad_input", EXIT_BLOCKED: "blocked", EXIT_WAITING: "waiting_for_approval"}
+
+
+class BackfillArgError(ValueError):
+    """A bad command line: the message names the flag."""
+
+
+@dataclass
+class EpisodeResult:
+    episode: str
+    status: str  # success, failure, blocked, bad_input, waiting_for_approval, skipped
+    exit_code: int | None  # None: skipped, nothing ran
+    seconds: float = 0.0
+    run_id: str | None = None
+    cache_hits: int | None = None
+    cache_misses: int | None = None
+    shot_hits: int | None = None
+    shot_misses: int | None = None
+    out: str | None = None
+    note: str = ""
+
+
+def select_episodes(project, season: int | None, episodes: str | None) -> list[str]:
+    """The episodes to backfill, in project order (the canon's order): season N's, or the listed ones."""
+    from naos_assets.schedules import season_episodes
+
+    order = [e.id for e in project.episodes]
+    if (season is None) == (episodes is None):
+        raise BackfillArgError("give one of --season N or --episodes a,b,...")
+    if season is not None:
+        if season < 1:
+            raise BackfillArgError(f"--season: {season} is not a season number (1, 2, ...)")
+        chosen = season_episodes(order, str(season))
+        if not chosen:
+            raise BackfillArgError(f"--season {season}: the project lists no episode of season {season} "
+                                   f"(s{season:02d}eNN); it has {', '.join(order)}")
+        return chosen
+    wanted = [e.strip() for e in episodes.split(",") if e.strip()]
+    if not wanted:
+        raise BackfillArgError("--episodes: no episode ids given (e.g. --episodes s01e02,s01e03)")
+    unknown = [e for e in wanted if e not in order]
+    if unknown:
+        raise BackfillArgError(f"--episodes: no episode {', '.join(map(repr, unknown))} in the project "
+                               f"(it has {', '.join(order)})")
+    return [e for e in order if e in set(wanted)]
+
+
+def new_backfill_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+def _gate_passed(summary) -> bool:
+    return any(s.stage == "canon_gate" and s.status == "success" for s in summary.stages)
+
+
+def backfill(project_file: Path, *, season: int | None, episodes: str | None, profile: str, workers: int,
+             out: Path) -> int:
+    from engines.writing import load_project
+    from schemas import InputError
+
+    try:
+        project = load_project(project_file)
+    except InputError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    try:
+        chosen = select_episodes(project, season, episodes)
+        if profile not in project.render_profiles:
+            raise BackfillArgError(f"--profile: {profile!r} is not in the project's render_profiles "
+                                   f"({', '.join(project.render_profiles)})")
+    except BackfillArgError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    backfill_id = new_backfill_id()
+    tags = {BACKFILL_TAG: backfill_id, "naos/trigger": "naos backfill"}
+    home, instance, repo = open_location(project_file)
+    add_episode_partitions(instance, project)
+    order = [e.id for e in project.episodes]
+    _say(f"backfill {backfill_id}: {project.id} {', '.join(chosen)} ({profile}) into {out}/<episode>; "
+         f"NAOS_HOME={home}; runs tagged {BACKFILL_TAG}={backfill_id}")
+    results: list[EpisodeResult] = []
+    passed: set[str] = set()  # episodes known to have been through the Canon Gate
+    unsettled: str | None = None  # why the later episodes' canon cannot be settled
+    for i, episode in enumerate(chosen, 1):
+        if unsettled is not None:
+            note = f"the canon of {episode} folds the CanonDiffs before it, and {unsettled}"
+            _say(f"backfill: {episode} ({i}/{len(chosen)}) skipped: {note}")
+            results.append(EpisodeResult(episode, "skipped", None, note=note))
+            continue
+        _say(f"backfill: {episode} ({i}/{len(chosen)}) ...")
+        started = time.time()
+        result, through_gate = _one_episode(project_file, project, home, instance, repo, episode, profile, workers,
+                                            out / episode, tags, passed)
+        result.seconds = round(time.time() - started, 1)
+        results.append(result)
+        _say(f"backfill: {episode} ({i}/{len(chosen)}) {result.status} (exit {result.exit_code}) "
+             f"in {result.seconds:.1f}s")
+        if through_gate:
+            passed.update(order[:order.index(episode) + 1])
+        else:
+            unsettled = (f"{episode} did not get through the Canon Gate ({result.status}, exit {result.exit_code})"
+                         if result.run_id or result.status == "bad_input" else
+                         f"an episode before {episode} did not get through the Canon Gate ({result.status}, "
+                         f"exit {result.exit_code})")
+    code = overall_exit_code(results)
+    report = {"backfill_id": backfill_id, "project": project.id, "profile": profile, "exit_code": code,
+              "episodes": [asdict(r) for r in results]}
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / "backfill.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    print(format_table(results), flush=True)
+    failed = [r.episode for r in results if r.exit_code not in (EXIT_OK, None)]
+    skipped = [r.episode for r in results if r.exit_code is None]
+    _say(f"backfill {backfill_id}: {len(results) - len(failed) - len(skipped)} of {len(results)} episode(s) done"
+         + (f"; failed: {', '.join(failed)}" if failed else "") + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+         + f"; exit {code}; report {out / 'backfill.json'}")
+    if failed or skipped:
+        retry = ",".join(failed + skipped)
+        _say(f"retry them alone: naos backfill --project {project_file} --episodes {retry} --profile {profile} "
+             f"--out {out}")
+    return code
+
+
+def _one_episode(project_file: Path, project, home: Path, instance, repo, episode: str, profile: str, workers: int,
+                 out: Path, tags: dict[str, str], passed: set[str]) -> tuple[EpisodeResult, bool]:
+    """preflight, the earlier canon, one render run. Also says whether the episode got through the Canon Gate."""
+    from schemas import InputError
+
+    try:
+        preflight(project_file, episode)
+    except InputError as exc:
+        _say(f"bad input: {exc}")
+        return EpisodeResult(episode, "bad_input", EXIT_BAD_INPUT, note=str(exc)), False
+    code = settle_earlier_canon(instance, repo, project, episode, settled=passed, tags=tags)
+    if code != EXIT_OK:  # an earlier episode outside this backfill did not get through the Canon Gate
+        return EpisodeResult(episode, STATUS.get(code, "failure"), code,
+                             note=f"an episode before {episode} did not pass the Canon Gate"), False
+    code, summary = render_episode(home, instance, repo, project, episode, profile, workers, out, tags=tags)
+    shots = summary.shot_cache
+    result = EpisodeResult(
+        episode, summary.status, code, run_id=summary.run_id, cache_hits=summary.cache_hits,
+        cache_misses=summary.cache_misses, shot_hits=sum(shots.values()), shot_misses=len(shots) - sum(shots.values()),
+        out=str(out), note="; ".join(f"{e.stage}: {e.message}" for e in summary.errors)[:500])
+    # failed after the gate (a shot, the mix): its canon is settled, so the later episodes can go on
+    return result, code == EXIT_OK or _gate_passed(summary)
+
+
+def overall_exit_code(results: list[EpisodeResult]) -> int:
+    """exit_code_of's convention over the episodes that ran: bad input (2) first, else the worst code."""
+    codes = [r.exit_code for r in results if r.exit_code not in (None, EXIT_OK)]
+    if not codes:
+        return EXIT_OK
+    return EXIT_BAD_INPUT if EXIT_BAD_INPUT in codes else max(codes)
+
+
+def format_table(results: list[EpisodeResult]) -> str:
+    head = ("episode", "status", "exit", "seconds", "shot hits", "shot misses", "run")
+    rows = [head] + [(r.episode, r.status, "-" if r.exit_code is None else str(r.exit_code),
+                      "-" if r.exit_code is None else f"{r.seconds:.1f}",
+                      "-" if r.shot_hits is None else str(r.shot_hits),
+                      "-" if r.shot_misses is None else str(r.shot_misses),
+                      (r.run_id or "-")[:8]) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
