@@ -26,11 +26,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import Project, RenderPlan, RunSummary
+from schemas import Project, RunSummary
 
 # sources that cost nothing per asset: the author's library, the resolver's own cache (paid when first fetched),
 # the local generator, and flagged placeholders
-FREE_SOURCES = frozenset({"", "library", "cache", "generative_local", "placeholder"})
 
 _TS = pa.timestamp("us", tz="UTC")
 SCHEMAS: dict[str, pa.Schema] = {
@@ -108,15 +107,18 @@ def _cache_events(instance, run_id: str) -> list[tuple[str, str, str, bool]]:
             + [(asset, "shot", shot, hit) for shot, (asset, hit) in shots.items()])
 
 
-def _external_costs(summary: RunSummary, registry) -> list[tuple[str, float]]:
-    """(asset id, usd) of every asset a paid source supplied to this run's RenderPlan, counted only when the
-    render_plan step ran here and was not a stage cache hit (else the spend belongs to an earlier run)."""
-    timing = next((s for s in summary.stages if s.stage == "render_plan"), None)
-    sha = summary.artifacts.get("render_plan")
-    if timing is None or timing.status != "success" or timing.cache_hit or not sha or registry is None:
-        return []
-    plan = RenderPlan.model_validate_json(registry.get_bytes(sha))
-    return [(a.asset_id, float(a.cost_usd)) for a in plan.assets if a.source not in FREE_SOURCES]
+def _external_costs(instance, run_id: str) -> list[tuple[str, float]]:
+    """(asset id, usd) of every asset an external source supplied, and charged for, in this run: the render_plan
+    step's `naos/external_purchases` (an asset reused from the cache was paid for by an earlier run)."""
+    from dagster import DagsterEventType
+
+    out = []
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+        mat = entry.dagster_event.event_specific_data.materialization
+        bought = mat.metadata.get("naos/external_purchases")
+        for item in (getattr(bought, "value", bought) or []):
+            out.append((item["asset_id"], float(item["usd"])))
+    return out
 
 
 def _ts(iso: str) -> datetime:
@@ -137,7 +139,7 @@ def run_rows(instance, summary: RunSummary, project: Project | None, registry=No
     costs = [{"run_id": run_id, "episode_id": episode, "stage": s.stage, "kind": "local_compute", "item": None,
               "cpu_s": float(s.duration_s), "usd": float(s.duration_s) * rate / 3600} for s in summary.stages]
     costs += [{"run_id": run_id, "episode_id": episode, "stage": "render_plan", "kind": "external", "item": asset_id,
-               "cpu_s": 0.0, "usd": usd} for asset_id, usd in _external_costs(summary, registry)]
+               "cpu_s": 0.0, "usd": usd} for asset_id, usd in _external_costs(instance, run_id)]
     cache = [{"run_id": run_id, "episode_id": episode, "stage": stage, "kind": kind, "key": key, "hit": hit}
              for stage, kind, key, hit in _cache_events(instance, run_id)]
     runs = [{"run_id": run_id, "job": job, "project_id": summary.project_id or None, "episode_id": episode,

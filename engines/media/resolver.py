@@ -190,6 +190,7 @@ class Resolver:
     budget_usd: float | None = None
     spent_usd: float = 0.0  # external spend so far: prices of assets paid sources supplied (not cache hits)
     stops: list[BudgetStop] = field(default_factory=list)  # every paid source the budget kept from being asked
+    purchases: list[tuple[str, str, float]] = field(default_factory=list)  # (asset id, source, usd) paid this run
 
     def __post_init__(self) -> None:
         if self.sources and self.store is None:
@@ -366,6 +367,7 @@ class Resolver:
         cost = source.cost_usd if candidate.cost_usd is None else candidate.cost_usd
         if source.locality == "external":  # spend: only what a source actually supplied
             self.spent_usd = usd(self.spent_usd + cost)
+            self.purchases.append((need.asset_id, source.name, cost))
         asset = ResolvedAsset(asset_id=need.asset_id, kind=need.kind, status="resolved", uri="", source=source.name,
                               cost_usd=cost, provenance=_provenance(fields) or source.name, **fields)
         assert self.store is not None  # __post_init__

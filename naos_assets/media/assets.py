@@ -90,6 +90,9 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
     budget_meta = {
         "naos/budget_exceeded": MetadataValue.json(stopped),
         "naos/external_spend_usd": resolver.spent_usd,
+        # what this run paid for, asset by asset (cache hits of earlier purchases cost nothing): the costs table
+        "naos/external_purchases": MetadataValue.json([{"asset_id": a, "source": s, "usd": u}
+                                                       for a, s, u in resolver.purchases]),
         "naos/budget": MetadataValue.json({
             "remaining_usd": budget, "max_run_usd": policy.max_run_usd, "max_episode_usd": policy.max_episode_usd,
             "episode_spent_before_usd": spent_before, "spent_usd": resolver.spent_usd,
