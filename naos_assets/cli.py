@@ -270,20 +270,30 @@ def record_analytics(home: Path, instance, project, summary) -> None:
         _say(f"analytics for run {summary.run_id}: {exc}")
 
 
-def cmd_cost(args: argparse.Namespace) -> int:
-    """Cost rollups per run, episode and season, and budget use, from the views in $NAOS_HOME/naos.duckdb."""
+def load_checked(project_file: str | Path, episode: str | None = None):
+    """A command's project file, and its --episode if one is given: the Project, or None once the reason is said
+    (the command then exits 2)."""
     from engines.writing import load_project
-    from naos_assets.analytics import cost_report, format_report, report_json
     from schemas import InputError
 
-    project_file = Path(args.project).resolve()
+    project_file = Path(project_file).resolve()
     try:
         project = load_project(project_file)
     except InputError as exc:
         _say(f"bad input: {exc}")
-        return EXIT_BAD_INPUT
-    if args.episode is not None and args.episode not in [e.id for e in project.episodes]:
-        _say(f"bad input: {project_file}: episodes: no episode {args.episode!r}")
+        return None
+    if episode is not None and episode not in [e.id for e in project.episodes]:
+        _say(f"bad input: {project_file}: episodes: no episode {episode!r}")
+        return None
+    return project
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    """Cost rollups per run, episode and season, and budget use, from the views in $NAOS_HOME/naos.duckdb."""
+    from naos_assets.analytics import cost_report, format_report, report_json
+
+    project = load_checked(args.project, args.episode)
+    if project is None:
         return EXIT_BAD_INPUT
     if args.season is not None and args.season < 1:
         _say(f"bad input: --season: {args.season} is not a season number (1, 2, ...)")
@@ -335,21 +345,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     from io_managers import Registry
     from naos_assets.run_summary import failure_metadata
-    from schemas import InputError, PublishRecord
+    from schemas import PublishRecord
 
     project_file = Path(args.project).resolve()
     if args.rights_override and not (args.approver or "").strip():
         _say("bad input: --rights-override needs --approver ID (recorded in the PublishRecord)")
         return EXIT_BAD_INPUT
-    try:
-        from engines.writing import load_project
-
-        project = load_project(project_file)
-    except InputError as exc:
-        _say(f"bad input: {exc}")
-        return EXIT_BAD_INPUT
-    if args.episode not in [e.id for e in project.episodes]:
-        _say(f"bad input: {project_file}: episodes: no episode {args.episode!r}")
+    if load_checked(project_file, args.episode) is None:
         return EXIT_BAD_INPUT
     home, instance, repo = open_location(project_file)
     registry = Registry.local(home / "artifacts")
@@ -409,15 +411,10 @@ def cmd_audiobook(args: argparse.Namespace) -> int:
 
     from io_managers import Registry
     from naos_assets.run_summary import failure_metadata
-    from schemas import InputError, SeasonAudiobook
+    from schemas import SeasonAudiobook
 
     project_file = Path(args.project).resolve()
-    try:
-        from engines.writing import load_project
-
-        load_project(project_file)
-    except InputError as exc:
-        _say(f"bad input: {exc}")
+    if load_checked(project_file) is None:
         return EXIT_BAD_INPUT
     home, instance, repo = open_location(project_file)
     result = execute_job(repo.get_reconstructable_job("season_m4b"), instance=instance, tags=CLI_TAGS,

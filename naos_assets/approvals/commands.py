@@ -27,25 +27,13 @@ def _trail():
     return AuditTrail(Registry.local(naos_home() / "artifacts"))
 
 
-def _project(path: str):
-    from engines.writing import load_project
-
-    return load_project(Path(path).resolve())
-
-
 def cmd_decide(args: argparse.Namespace) -> int:
     """Approve or reject the open review of one checkpoint of one episode."""
-    from naos_assets.cli import naos_home
-    from schemas import InputError
+    from naos_assets.cli import load_checked, naos_home
 
     decision = "approved" if args.command == "approve" else "rejected"
-    try:
-        project = _project(args.project)
-    except InputError as exc:
-        _say(f"bad input: {exc}")
-        return EXIT_BAD_INPUT
-    if args.episode not in [e.id for e in project.episodes]:
-        _say(f"bad input: {args.project}: episodes: no episode {args.episode!r}")
+    project = load_checked(args.project, args.episode)
+    if project is None:
         return EXIT_BAD_INPUT
     if not args.by.strip():
         _say("bad input: --by: who decides must be named (it goes into the audit trail)")
@@ -91,12 +79,10 @@ def _refresh_views(home: Path) -> None:
 def cmd_approvals(args: argparse.Namespace) -> int:
     """Open review requests (default), or the whole audit trail (--all), and its chain check (--verify)."""
     from io_managers import AuditError
-    from schemas import InputError
+    from naos_assets.cli import load_checked
 
-    try:
-        project = _project(args.project)
-    except InputError as exc:
-        _say(f"bad input: {exc}")
+    project = load_checked(args.project, args.episode)
+    if project is None:
         return EXIT_BAD_INPUT
     trail = _trail()
     if args.verify:
