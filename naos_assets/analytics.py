@@ -156,11 +156,13 @@ def summary_of_run(instance, run_id: str, project: Project | None) -> RunSummary
     from dagster import DagsterRunStatus
 
     from naos_assets.cli import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_WAITING, exit_code_of
-    from naos_assets.run_summary import build_run_summary, failure_metadata
+    from naos_assets.run_summary import awaiting_approvals, build_run_summary, failure_metadata, run_partition
 
     run = instance.get_run_by_id(run_id)
     stats = instance.get_run_stats(run_id)
-    if run.status == DagsterRunStatus.SUCCESS:
+    if run.status == DagsterRunStatus.SUCCESS and awaiting_approvals(instance, run_id):
+        code, status = EXIT_WAITING, "waiting_for_approval"  # a §27 checkpoint paused it
+    elif run.status == DagsterRunStatus.SUCCESS:
         code, status = EXIT_OK, "success"
     else:
         code = exit_code_of(failure_metadata(instance, run_id))
@@ -168,7 +170,7 @@ def summary_of_run(instance, run_id: str, project: Project | None) -> RunSummary
             code, "failure")
     started = stats.start_time or stats.launch_time or stats.enqueued_time or 0.0
     finished = stats.end_time or started
-    return build_run_summary(instance, run_id, project.id if project else "", run.tags.get("dagster/partition", ""),
+    return build_run_summary(instance, run_id, project.id if project else "", run_partition(run),
                              status, code, started, finished)
 
 

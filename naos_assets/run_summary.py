@@ -26,6 +26,18 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
+def run_partition(run) -> str:
+    """The episode a run is for: its `dagster/partition` tag, or the one-partition range a backfill with a
+    BackfillPolicy tags its runs with instead."""
+    if run is None:
+        return ""
+    tags = run.tags
+    if tags.get("dagster/partition"):
+        return tags["dagster/partition"]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    return start if start and start == end else ""
+
+
 def awaiting_approvals(instance: DagsterInstance, run_id: str) -> list[dict]:
     """The §27 checkpoints that paused this run: each one's observation (checkpoint, artifact hash, what, gated)."""
     out = []

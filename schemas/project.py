@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
+from .artifacts import Profile
 from .base import Artifact, NaosModel
 from .canon import WorldRule
 from .errors import FieldValueError
@@ -187,7 +188,8 @@ class Project(Artifact):
     genre: str = ""
     visual_style: str = ""
     target_duration_s: DurationWindow
-    render_profiles: dict[str, RenderProfileSettings] = Field(
+    # the names a RenderPlan knows (§5.8); another name would pass here and fail the render
+    render_profiles: dict[Profile, RenderProfileSettings] = Field(
         default_factory=lambda: {"preview_local": RenderProfileSettings()}
     )
     continuity_mode: Literal["standard", "strict"] = "standard"

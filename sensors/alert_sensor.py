@@ -15,7 +15,7 @@ from dagster import (
     run_status_sensor,
 )
 
-from naos_assets.run_summary import _plain, failure_metadata
+from naos_assets.run_summary import _plain, failure_metadata, run_partition
 from resources import NaosHome
 
 from .alerting import Alert, AlertEmitter
@@ -27,7 +27,7 @@ def run_alerts(instance: DagsterInstance, run_id: str, max_retries: int | None =
     """The alerts a finished run raises, read from its event log."""
     limit = max_retries if max_retries is not None else int(os.environ.get("NAOS_ALERT_MAX_RETRIES", "2"))
     run = instance.get_run_by_id(run_id)
-    episode = (run.tags.get("dagster/partition", "") if run else "") or ""
+    episode = run_partition(run)
     alerts = []
     for step, message, meta in failure_metadata(instance, run_id):
         code = meta.get("naos/exit_code")

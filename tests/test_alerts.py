@@ -126,3 +126,17 @@ def test_a_step_retried_too_often_raises_excessive_retries(tmp_path):
     [alert] = run_alerts(instance, result.run_id, max_retries=2)
     assert (alert.alert_type, alert.stage) == ("excessive_retries", "flaky")
     assert run_alerts(instance, result.run_id, max_retries=3) == []
+
+
+def test_the_episode_of_a_backfill_run_comes_from_its_partition_range_tags():
+    """With a BackfillPolicy, Dagster tags a backfill's runs with a partition range, not `dagster/partition`."""
+    from types import SimpleNamespace
+
+    from naos_assets.run_summary import run_partition
+
+    assert run_partition(SimpleNamespace(tags={"dagster/partition": "s01e02"})) == "s01e02"
+    assert run_partition(SimpleNamespace(tags={"dagster/asset_partition_range_start": "s01e03",
+                                               "dagster/asset_partition_range_end": "s01e03"})) == "s01e03"
+    assert run_partition(SimpleNamespace(tags={"dagster/asset_partition_range_start": "s01e01",
+                                               "dagster/asset_partition_range_end": "s01e03"})) == ""
+    assert run_partition(None) == ""

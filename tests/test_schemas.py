@@ -817,3 +817,10 @@ def test_json_schema_declares_version(name: str):
     assert schema["x-schema-version"] == CONTRACTS[name].SCHEMA_VERSION
     assert CONTRACTS[name].SCHEMA_VERSION in schema["$id"]
     assert "schema_version" in schema["required"]
+
+
+def test_a_render_profile_the_render_plan_does_not_know_is_bad_input(pilot):
+    data = sample_data("Project", pilot)
+    data["render_profiles"] = {"fancy": {}}
+    with pytest.raises(InputError, match=r"project.yaml: render_profiles.fancy.\[key\]: Input should be 'preview_local'"):
+        validate_as(CONTRACTS["Project"], data, "project.yaml")
