@@ -27,6 +27,7 @@ from naos_assets.cli import (
     _say,
     _write_atomic,
     add_episode_partitions,
+    load_checked,
     open_location,
     preflight,
     render_episode,
@@ -91,13 +92,8 @@ def _gate_passed(summary) -> bool:
 
 def backfill(project_file: Path, *, season: int | None, episodes: str | None, profile: str, workers: int,
              out: Path) -> int:
-    from engines.writing import load_project
-    from schemas import InputError
-
-    try:
-        project = load_project(project_file)
-    except InputError as exc:
-        _say(f"bad input: {exc}")
+    project = load_checked(project_file)
+    if project is None:
         return EXIT_BAD_INPUT
     try:
         chosen = select_episodes(project, season, episodes)

@@ -21,14 +21,15 @@ STAGES = ["story_arc", "episode_plan", "canon_diff", "canon_snapshot", "context_
           "voice_over", "shot_list", "asset_manifest", "render_plan", "shot_clips", "render_output"]
 UP_TO_PLAN = STAGES[:-2]
 AUDIO = ["recording_packet", "episode_audio", "season_audiobook"]
+CHECKPOINTS = ["canon_diff_approval", "shotlist_timing_lock", "external_spend_approval", "character_pack_approval"]
 
 
 def test_definitions_load(tmp_path):
     defs = build_definitions(project_file=str(PILOT), naos_home=str(tmp_path))
     Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("render_episode")
-    assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {*STAGES, *AUDIO,
-                                                                                              "publish"}
+    assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {
+        *STAGES, *AUDIO, *CHECKPOINTS, "publish"}
     assert {k.name for k in defs.resolve_asset_graph().asset_check_keys} == {
         "caption_sync", "loudness", "runtime", "missing_assets", "rights"}
     # publish is its own job: rendering never publishes
@@ -37,14 +38,19 @@ def test_definitions_load(tmp_path):
     assert "publish" not in {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert job.partitions_def == episodes
     assert {k.to_user_string() for k in defs.resolve_job_def("canon_check").asset_layer.executable_asset_keys} == \
-        set(STAGES[:7])
+        {*STAGES[:7], "canon_diff_approval"}
+    # the §27 checkpoints run inside render_episode (a pause skips what follows them)
+    assert {*CHECKPOINTS} <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    # one run per episode in a backfill (docs/OPERATIONS.md, "Backfills")
+    assert {a.backfill_policy.max_partitions_per_run for a in ASSETS if a.partitions_def is not None} == {1}
     # in-process unless a run asks for Dagster's multiprocess executor (`naos render --workers N`)
     assert job.executor_def.name == "multi_or_in_process_executor"
     assert render_episode.config == {"execution": {"config": {"in_process": {}}}}
     assert defs.resolve_sensor_def("episode_partitions_sensor") is not None
     assert defs.resolve_sensor_def("cache_prune_sensor") is not None
     assert defs.resolve_schedule_def("season_schedule").job_name == "render_episode"
-    for name in ("alert_on_failure", "alert_on_retries", "analytics_success_sensor", "analytics_failure_sensor"):
+    for name in ("alert_on_failure", "alert_on_retries", "analytics_success_sensor", "analytics_failure_sensor",
+                 "approvals_sensor"):
         assert defs.resolve_sensor_def(name) is not None
     # the shot steps are ops inside the shot_clips graph, not a partition dimension
     shot_clips = defs.resolve_assets_def("shot_clips")
