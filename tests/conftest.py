@@ -57,3 +57,15 @@ def pipeline():
 def pilot() -> dict[str, Episode]:
     project = load_project(PILOT_PROJECT)
     return {ep.id: run_pilot(ep.id) for ep in project.episodes}
+
+
+@pytest.fixture(autouse=True)
+def _dagster_defs_state_storage_per_test():
+    """Dagster keeps the "current defs-state storage" in a context variable; some of its test helpers
+    (build_schedule_context, Definitions.validate_loadable) leave it pointing at the instance they used, and a later
+    test's materialize() in the same process then reads that disposed instance. Each test starts without one and
+    leaves none behind, whatever order pytest-xdist runs the files in."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield

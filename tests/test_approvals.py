@@ -45,9 +45,9 @@ def _sensor(home: Path, project_file: Path, cursor: str | None = None):
 
     defs = build_definitions(str(project_file), str(home))
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home / "dagster")))
-    context = build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def(),
-                                   resources={"project": defs.resources["project"], "naos": defs.resources["naos"]})
-    with partition_loading_context(dynamic_partitions_store=instance):
+    with build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def(),
+                              resources={"project": defs.resources["project"], "naos": defs.resources["naos"]}) \
+            as context, partition_loading_context(dynamic_partitions_store=instance):
         result = defs.get_sensor_def("approvals_sensor").evaluate_tick(context)
     return defs, instance, result
 

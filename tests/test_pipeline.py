@@ -95,8 +95,8 @@ def test_partition_sensor_registers_project_episodes(tmp_path, episode):
     from sensors import episode_partitions_sensor
 
     instance = DagsterInstance.ephemeral()
-    ctx = build_sensor_context(instance=instance, resources={"project": NaosProject(project_file=str(PILOT))})
-    result = episode_partitions_sensor(ctx)
+    with build_sensor_context(instance=instance, resources={"project": NaosProject(project_file=str(PILOT))}) as ctx:
+        result = episode_partitions_sensor(ctx)
     (request,) = result.dynamic_partitions_requests
     assert episode in request.partition_keys
     assert result.cursor

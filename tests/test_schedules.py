@@ -13,19 +13,18 @@ from tests.test_cli import _copy_pilot, _edit_yaml
 
 
 def tick(instance, project_file, when):
-    context = build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                     resources={"project": NaosProject(project_file=str(project_file))})
-    return season_schedule(context)
+    # closed here, not by the garbage collector in some later test (closing resets Dagster's defs-state context)
+    with build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                resources={"project": NaosProject(project_file=str(project_file))}) as context:
+        return season_schedule(context)
 
 
 def test_a_tick_requests_every_episode_of_a_three_episode_season(tmp_path):
     project = _copy_pilot(tmp_path)
     _edit_yaml(project / "project.yaml", lambda d: d.update(episodes=d["episodes"][:3]))
-    instance = DagsterInstance.local_temp(tempdir=str(tmp_path))  # a real instance (SQLite)
-    try:
+    # a real instance (SQLite), entered so that Dagster's current defs-state storage is reset when it is left
+    with DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
         check_ticks(instance, project / "project.yaml")
-    finally:
-        instance.dispose()
 
 
 def check_ticks(instance, project_file):
