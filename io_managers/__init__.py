@@ -11,6 +11,7 @@ from .registry import (
     Registry,
     cache_key,
     sha256_file,
+    site_id,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "RegistryIOManager",
     "cache_key",
     "sha256_file",
+    "site_id",
 ]

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -31,6 +32,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 CHUNK = 1 << 20
+
+
+def site_id() -> str:
+    """The site an artifact or run comes from (§35.1): NAOS_SITE_ID, else the host name."""
+    return os.environ.get("NAOS_SITE_ID") or socket.gethostname()
 
 
 class IntegrityError(RuntimeError):
@@ -287,7 +293,7 @@ class Registry:
             "sha256": sha, "schema_version": schema_version, "asset_key": asset, "partition": partition,
             "parents": dict(sorted(parents.items())), "params": params, "code_version": code_version,
             "compute_origin": compute_origin, "media_type": media_type, "provenance": provenance or {},
-            "run_id": run_id, "created_at": _now(),
+            "run_id": run_id, "created_at": _now(), "site_id": site_id(),
         }
         key = f"records/{self._name(asset, partition)}/{sha}.json"
         if not self.store.exists(key):  # the first record of an artifact is its birth certificate
@@ -523,3 +529,18 @@ def cache_key(stage: str, inputs: dict[str, str], params: dict[str, Any], code_v
     blob = json.dumps({"stage": stage, "inputs": inputs, "params": params, "code_version": code_version},
                       sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def registry_from_env(naos_home: str | Path, env: dict[str, str] | None = None) -> Registry:
+    """The registry NAOS_REGISTRY names: "local" (default: $NAOS_HOME/artifacts) or "s3" (S3Store.from_env; the
+    local scratch stays $NAOS_HOME/artifacts/scratch). See docs/DEPLOY.md."""
+    env = dict(os.environ) if env is None else env
+    backend = (env.get("NAOS_REGISTRY") or "local").strip().lower()
+    root = Path(naos_home) / "artifacts"
+    if backend == "local":
+        return Registry.local(root)
+    if backend == "s3":
+        from .s3_store import S3Store  # boto3 only when asked for
+
+        return Registry(S3Store.from_env(env), scratch=root / "scratch")
+    raise ValueError(f"NAOS_REGISTRY must be local or s3, not {backend!r}")

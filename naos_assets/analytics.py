@@ -56,7 +56,8 @@ _DUCK = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa
          pa.bool_(): "BOOLEAN", _TS: "TIMESTAMPTZ"}
 RECORD_COLUMNS = {"sha256": "VARCHAR", "asset_key": "VARCHAR", "partition": "VARCHAR",
                   "parents": "MAP(VARCHAR, VARCHAR)", "params": "JSON", "code_version": "VARCHAR",
-                  "media_type": "VARCHAR", "compute_origin": "VARCHAR", "run_id": "VARCHAR", "created_at": "TIMESTAMPTZ"}
+                  "media_type": "VARCHAR", "compute_origin": "VARCHAR", "run_id": "VARCHAR", "created_at": "TIMESTAMPTZ",
+                  "site_id": "VARCHAR"}
 # §27.3 audit trail (artifacts/audit/<seq>.json) and §33 alerts (alerts/alerts.jsonl), read where they are written
 APPROVAL_COLUMNS = {"seq": "INTEGER", "at": "TIMESTAMPTZ", "project_id": "VARCHAR", "episode_id": "VARCHAR",
                     "checkpoint": "VARCHAR", "artifact": "VARCHAR", "artifact_sha256": "VARCHAR", "decision": "VARCHAR",

@@ -18,7 +18,8 @@ from pathlib import Path
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_FAILED, EXIT_WAITING = 0, 2, 3, 4, 5
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Runs this process executes in-process: a run left "started" by a killed `naos` is found by these (reap_dead_runs).
-CLI_TAGS = {"naos/host": socket.gethostname(), "naos/pid": str(os.getpid())}
+CLI_TAGS = {"naos/host": socket.gethostname(), "naos/pid": str(os.getpid()),
+            "naos/site_id": os.environ.get("NAOS_SITE_ID") or socket.gethostname()}  # §35.1
 EXPORTS = [("episode_plan", "EpisodePlan.json"), ("canon_snapshot", "Canon.json"), ("canon_diff", "CanonDiff.json"),
            ("context_pack", "ContextPack.json"), ("script", "Script.json"), ("canon_gate", "GateReport.json"),
            ("voice_over", "VoiceOver.json"), ("shot_list", "ShotList.json"), ("asset_manifest", "AssetManifest.json"),

@@ -12,6 +12,7 @@ import os
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
+from io_managers import site_id
 from resources import NaosProject
 from schemas import InputError
 
@@ -44,5 +45,5 @@ def season_schedule(context: ScheduleEvaluationContext, project: NaosProject):
     if missing:
         context.instance.add_dynamic_partitions(episodes.name, missing)
     tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "manual"
-    return [RunRequest(run_key=f"{tick}:{episode}", partition_key=episode, tags={"naos/trigger": "season_schedule"})
+    return [RunRequest(run_key=f"{tick}:{episode}", partition_key=episode, tags={"naos/trigger": "season_schedule", "naos/site_id": site_id()})
             for episode in chosen]

@@ -18,7 +18,7 @@ from dagster import (
     sensor,
 )
 
-from io_managers import AuditTrail
+from io_managers import AuditTrail, site_id
 from naos_assets.approvals.assets import CHECKPOINT_ASSETS
 from naos_assets.jobs import render_episode
 from resources import NaosHome, NaosProject
@@ -52,6 +52,6 @@ def approvals_sensor(context: SensorEvaluationContext, project: NaosProject, nao
             run_key=f"approval:{record['sha256']}", partition_key=record["episode_id"], asset_selection=keys,
             run_config={"ops": {"render_plan": {"config": {"profile": profile}}},
                         "execution": {"config": {"in_process": {}}}},
-            tags={"naos/approval": str(record["seq"]), "naos/checkpoint": record["checkpoint"],
+            tags={"naos/approval": str(record["seq"]), "naos/checkpoint": record["checkpoint"], "naos/site_id": site_id(),
                   "naos/approved_by": record["by"]}))
     return SensorResult(run_requests=requests, cursor=str(fresh[-1]["seq"]))

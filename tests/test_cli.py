@@ -62,6 +62,16 @@ def test_render_writes_every_artifact(first_render):
     assert output["video"]["sha256"] == digests(out)["episode.mp4"]
     assert output["placeholders"] == []  # s01e01's locations are all in the library
     assert output["lineage"]["script"] == digests(out)["Script.json"]
+    # §35.1: the site is on every run and every artifact record
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    from io_managers import Registry, site_id
+
+    record = Registry.local(first_render / "home" / "artifacts").get_record("script", "s01e01", output["lineage"]["script"])
+    assert record["site_id"] == site_id()
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(first_render / "home" / "dagster")))
+    assert {r.tags.get("naos/site_id") for r in instance.get_runs()} == {site_id()}
 
 
 def test_render_is_voiced_mixed_and_checked(first_render):
