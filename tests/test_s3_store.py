@@ -1,0 +1,490 @@
+"""The artifact registry on S3 (io_managers/s3_store.py), against moto's S3-compatible server on loopback.
+
+The server runs as a subprocess for this module. Without it the tests skip, except under CI=true, where a server
+that does not start fails them. Each test works under its own key prefix in one bucket. Transient errors come from a
+small HTTP proxy thread in front of moto that answers 500/503 to the first N requests it is told to fail."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from io_managers import AuditError, AuditTrail, IntegrityError, Registry, cache_key
+from io_managers.registry import LocalStore, registry_from_env
+from io_managers.s3_store import S3Store, make_client
+
+BUCKET = "naos-test"
+CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+        pytest.fail(f"moto S3 server unavailable under CI: {reason}")
+    pytest.skip(f"moto S3 server unavailable: {reason}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_url(tmp_path_factory):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("moto") / "server.log"  # a file, not a pipe: nobody drains a pipe, it would fill
+    with open(log, "wb") as out:
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                    stdout=out, stderr=subprocess.STDOUT)
+        except OSError as err:
+            _unavailable(f"cannot run moto.server: {err}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                _unavailable(f"moto.server exited {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    _unavailable("moto.server did not answer within 30s")
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def client(moto_url):
+    c = make_client(endpoint_url=moto_url, **CREDS)
+    c.create_bucket(Bucket=BUCKET)
+    return c
+
+
+def calls(client) -> Counter:
+    """Counts of S3 operations `client` makes from now on (PutObject, GetObject, ListObjectsV2...)."""
+    seen: Counter = Counter()
+    client.meta.events.register("before-call.s3", lambda model, **_: seen.update([model.name]))
+    return seen
+
+
+@pytest.fixture
+def store(client) -> S3Store:
+    return S3Store(BUCKET, f"t/{uuid.uuid4().hex}", client=client)
+
+
+@pytest.fixture
+def reg(store: S3Store, tmp_path: Path) -> Registry:
+    return Registry(store, scratch=tmp_path / "scratch")
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_reg(request, tmp_path: Path) -> Registry:
+    """The same behaviour on both backends."""
+    if request.param == "local":
+        return Registry.local(tmp_path / "registry")
+    return Registry(S3Store(BUCKET, f"t/{uuid.uuid4().hex}", client=request.getfixturevalue("client")),
+                    scratch=tmp_path / "scratch")
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def corrupt(store: S3Store, key: str) -> None:
+    """Flip one byte of an object behind the registry's back, through the S3 client."""
+    data = bytearray(store.client.get_object(Bucket=store.bucket, Key=store._key(key))["Body"].read())
+    data[len(data) // 2] ^= 0xFF
+    store.client.put_object(Bucket=store.bucket, Key=store._key(key), Body=bytes(data))
+
+
+def raw_keys(store: S3Store) -> list[str]:
+    pages = store.client.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=store.prefix + "/")
+    return sorted(item["Key"][len(store.prefix) + 1:] for page in pages for item in page.get("Contents", []))
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def key(name: str) -> str:
+    return cache_key("shot_clip", {"shot": name}, {}, "render@1")
+
+
+def cached(reg: Registry, name: str, size: int, minutes: float, **kw) -> str:
+    digest = reg.put_bytes((name.encode() + b":").ljust(size, b"."))
+    reg.cache_put(key(name), digest, "shot_clip", now=at(minutes), **kw)
+    return digest
+
+
+# ---- the store ---------------------------------------------------------------------------------------------------
+
+
+def test_store_basics_and_missing_keys(store: S3Store):
+    assert not store.exists("refs/a/x.json")
+    store.put_bytes("refs/a/x.json", b"{}")
+    assert store.exists("refs/a/x.json") and store.get_bytes("refs/a/x.json") == b"{}"
+    assert store.size("refs/a/x.json") == 2
+    store.put_bytes("refs/a/x.json", b'{"v": 2}')  # a ref is overwritten in place
+    assert store.get_bytes("refs/a/x.json") == b'{"v": 2}'
+    with pytest.raises(FileNotFoundError):
+        store.get_bytes("refs/nothing.json")
+    with pytest.raises(FileNotFoundError):
+        store.size("refs/nothing.json")
+    store.delete("refs/a/x.json")
+    store.delete("refs/a/x.json")  # already gone: not an error
+    assert not store.exists("refs/a/x.json")
+
+
+def test_store_list_is_per_folder_and_under_the_prefix(store: S3Store, client):
+    for k in ("refs/a/x.json", "refs/b/y.json", "refsX/z.json", "cache/k.json"):
+        store.put_bytes(k, b"{}")
+    assert list(store.list("refs")) == ["refs/a/x.json", "refs/b/y.json"]
+    assert list(store.list("refs/")) == ["refs/a/x.json", "refs/b/y.json"]
+    assert list(store.list("nothing-here")) == []
+    assert list(store.list("")) == ["cache/k.json", "refs/a/x.json", "refs/b/y.json", "refsX/z.json"]
+    other = S3Store(BUCKET, store.prefix + "-other", client=client)  # a sibling prefix sees none of it
+    assert list(other.list("")) == []
+
+
+def test_list_paginates_past_1000_keys(store: S3Store):
+    names = [f"cache/{i:05d}.json" for i in range(1001)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: store.put_bytes(k, b"{}"), names))
+    seen = calls(store.client)
+    assert list(store.list("cache")) == names
+    assert seen["ListObjectsV2"] == 2  # S3 pages hold at most 1000 keys
+
+
+def test_put_file_failure_writes_nothing(store: S3Store, tmp_path: Path):
+    with pytest.raises(FileNotFoundError):
+        store.put_file("objects/abc", tmp_path / "does-not-exist")
+    assert not store.exists("objects/abc")
+
+
+# ---- objects -----------------------------------------------------------------------------------------------------
+
+
+def test_objects_are_content_addressed_and_written_once(reg: Registry):
+    seen = calls(reg.store.client)
+    data = b"the lamp at gull point\n"
+    digest = reg.put_bytes(data)
+    assert digest == sha(data) and reg.has(digest) and reg.get_bytes(digest) == data
+    assert reg.store.get_bytes(f"objects/{digest}") == data
+    assert reg.put_bytes(data) == digest
+    assert seen["PutObject"] == 1  # the second put found the object and wrote nothing
+    assert reg.put_bytes(b"") == sha(b"") and reg.get_bytes(sha(b"")) == b""
+
+
+def test_put_file_streams_multipart_and_writes_once(reg: Registry, tmp_path: Path):
+    reg.store.transfer = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20)
+    data = os.urandom(1 << 20) * 11 + b"tail"  # 11 MiB: three parts
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    seen = calls(reg.store.client)
+    digest = reg.put_file(src)
+    assert digest == sha(data) and seen["UploadPart"] == 3 and seen["CompleteMultipartUpload"] == 1
+    assert reg.get_bytes(digest) == data
+    assert reg.put_file(src) == digest and seen["UploadPart"] == 3  # already there: not uploaded again
+    assert reg.export(digest, tmp_path / "out.bin").read_bytes() == data
+
+
+def test_unknown_object(reg: Registry):
+    assert not reg.has("0" * 64)
+    with pytest.raises(FileNotFoundError):
+        reg.get_bytes("0" * 64)
+    with pytest.raises(FileNotFoundError):
+        reg.path("0" * 64)
+
+
+def test_corruption_in_the_bucket_is_detected(reg: Registry, tmp_path: Path):
+    digest = reg.put_bytes(b"x" * 4096)
+    good = reg.path(digest)  # a verified local copy
+    corrupt(reg.store, f"objects/{digest}")
+    with pytest.raises(IntegrityError, match=digest):
+        reg.get_bytes(digest)
+    with pytest.raises(IntegrityError):
+        reg.path(digest)  # the bucket changed under the copy (new ETag): downloaded again, and caught
+    assert reg.path(digest, verify=False) == good
+    dest = tmp_path / "out" / "episode.mp4"
+    dest.parent.mkdir()
+    dest.write_bytes(b"previous good render")
+    with pytest.raises(IntegrityError):
+        reg.export(digest, dest)
+    assert dest.read_bytes() == b"previous good render"
+    assert [p.name for p in dest.parent.iterdir()] == ["episode.mp4"]
+
+
+def test_local_path_downloads_once_into_scratch(reg: Registry):
+    data = os.urandom(300_000)
+    digest = reg.put_bytes(data)
+    seen = calls(reg.store.client)
+    path = reg.path(digest)
+    assert path.read_bytes() == data and path.is_relative_to(reg.scratch)
+    assert reg.path(digest) == path and seen["GetObject"] == 1  # reused: same size, same ETag
+    path.write_bytes(data[:1000])  # a truncated copy (a crash mid-copy elsewhere) is not trusted
+    assert reg.path(digest).read_bytes() == data and seen["GetObject"] == 2
+    assert not [p for p in reg.scratch.rglob(".tmp-*")]
+
+
+# ---- refs, records, layout ---------------------------------------------------------------------------------------
+
+
+def test_refs_records_and_the_layout_match_the_local_store(reg: Registry):
+    with pytest.raises(IntegrityError):
+        reg.set_ref("script", "s01e01", "0" * 64, "Script", "1.0.0")
+    first, second = reg.put_bytes(b'{"v": 1}'), reg.put_bytes(b'{"v": 2}')
+    reg.set_ref("script", "s01e01", first, "Script", "1.0.0")
+    reg.set_ref("script", "s01e01", second, "Script", "1.1.0")
+    reg.set_ref("video", None, first, None, None, media_type="video/mp4")
+    assert reg.get_ref("script", "s01e01") == {"sha256": second, "contract": "Script", "schema_version": "1.1.0",
+                                               "media_type": "application/json"}
+    assert reg.get_ref("video", None)["media_type"] == "video/mp4" and reg.get_ref("script", "s01e02") is None
+
+    rec = reg.put_record("script", "s01e01", second, schema_version="1.1.0", parents={"outline": "1" * 64},
+                         params={"generator": "template@1"}, code_version="writing@1",
+                         media_type="application/json", run_id="first")
+    reg.put_record("script", "s01e01", second, schema_version="1.1.0", parents={"outline": "2" * 64},
+                   params={}, code_version="writing@2", media_type="application/json", run_id="second")
+    assert reg.get_record("script", "s01e01", second) == rec  # write once: the first record stands
+    assert reg.get_record("script", "s01e01", first) is None
+    reg.cache_put(key("a"), first, "shot_clip", now=at(0))
+
+    assert raw_keys(reg.store) == sorted([
+        f"objects/{first}", f"objects/{second}", "refs/script/s01e01.json", "refs/video/__all__.json",
+        f"records/script/s01e01/{second}.json", f"cache/{key('a')}.json"])
+    raw = reg.store.get_bytes("refs/script/s01e01.json")
+    assert raw.endswith(b"\n") and json.loads(raw)["sha256"] == second
+
+
+# ---- the same behaviours on both backends --------------------------------------------------------------------------
+
+
+def test_cache_roundtrip_prune_and_live_objects(any_reg: Registry):
+    reg = any_reg
+    assert reg.cache_get(key("nothing")) is None
+    clip = cached(reg, "clip", 400, 0)
+    stale = cached(reg, "stale", 300, 1)
+    old = cached(reg, "old", 200, 2)
+    artifact = json.dumps({"clips": [{"uri": f"registry:{clip}", "sha256": clip}]}).encode()
+    shot_clips = reg.put_bytes(artifact)
+    reg.cache_put(key("shot_clips"), shot_clips, "shot_clips", now=at(3))
+    reg.set_ref("shot_clips", "s01e01", shot_clips, "ShotClips", "1.0.0")
+    assert reg.cache_get(key("old"), now=at(4)) == old  # old is now the most recently used
+
+    assert reg.live_objects() == {clip, shot_clips}
+    [entry] = [e for e in reg.cache_entries() if e.key == key("clip")]
+    assert (entry.bytes, entry.created_at, entry.last_used, entry.live) == (400, at(0), at(0), True)
+    stats = reg.cache_stats()
+    assert (stats["entries"], stats["live_bytes"], stats["cache_only_bytes"]) == (4, 400 + len(artifact), 500)
+
+    report = reg.cache_prune(250, now=at(10))  # stale (least recently used) goes; old fits the budget
+    assert (report.evicted, report.freed_bytes, report.deleted_objects) == (1, 300, (stale,))
+    assert reg.has(clip) and reg.has(old) and not reg.has(stale)
+    assert reg.cache_get(key("stale"), now=at(11)) is None
+
+    expiring = cached(reg, "licensed", 50, 12, expires_at=at(20))
+    assert reg.cache_get(key("licensed"), now=at(19)) == expiring
+    assert reg.cache_get(key("licensed"), now=at(20)) is None and not reg.has(expiring)
+
+    reg.store.delete(f"objects/{old}")
+    assert reg.cache_get(key("old"), now=at(21)) is None
+    assert reg.cache_prune(10**9, now=at(22)).dangling == 1
+
+
+def test_export_and_path_on_both_backends(any_reg: Registry, tmp_path: Path):
+    data = os.urandom(3 * (1 << 20) + 17)
+    digest = any_reg.put_bytes(data)
+    dest = any_reg.export(digest, tmp_path / "out" / "nested" / "episode.mp4")
+    assert dest.read_bytes() == data and any_reg.path(digest).read_bytes() == data
+    assert [p.name for p in dest.parent.iterdir()] == ["episode.mp4"]
+
+
+def test_audit_trail_appends_and_verifies(any_reg: Registry):
+    trail = AuditTrail(any_reg)
+
+    def append(decision: str, sha_: str = "a" * 64, by: str = "naos") -> dict:
+        return trail.append(project_id="pilot", episode_id="s01e01", checkpoint="approve_shotlist_timing_lock",
+                            artifact="ShotList", artifact_sha256=sha_, decision=decision, by=by,
+                            now=datetime(2026, 11, 22, 6, 0, tzinfo=UTC))
+
+    first, second, third = append("requested"), append("approved", by="ed"), append("requested", "b" * 64)
+    assert (first["seq"], second["prev"], third["prev"]) == (1, first["sha256"], second["sha256"])
+    assert trail.verify() == third["sha256"]
+    assert trail.review("pilot", "s01e01", "approve_shotlist_timing_lock", "a" * 64).status == "approved"
+    assert [r["seq"] for r in trail.pending("pilot")] == [3]
+
+    record = json.loads(any_reg.store.get_bytes("audit/00000002.json"))
+    record["decision"] = "rejected"
+    any_reg.store.put_bytes("audit/00000002.json", json.dumps(record).encode())
+    with pytest.raises(AuditError, match=r"audit/00000002.json: its contents no longer match"):
+        trail.verify()
+
+
+# ---- configuration -----------------------------------------------------------------------------------------------
+
+
+def test_registry_from_env(tmp_path: Path, moto_url, client, monkeypatch):
+    local = registry_from_env(tmp_path / "home", env={})
+    assert isinstance(local.store, LocalStore) and local.store.root == tmp_path / "home" / "artifacts"
+    with pytest.raises(ValueError, match="NAOS_S3_BUCKET"):
+        registry_from_env(tmp_path, env={"NAOS_REGISTRY": "s3"})
+    with pytest.raises(ValueError, match="local or s3"):
+        registry_from_env(tmp_path, env={"NAOS_REGISTRY": "gcs"})
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    prefix = f"t/{uuid.uuid4().hex}"
+    reg = registry_from_env(tmp_path / "home", env={
+        "NAOS_REGISTRY": "S3", "NAOS_S3_BUCKET": BUCKET, "NAOS_S3_PREFIX": f"/{prefix}/",
+        "NAOS_S3_ENDPOINT_URL": moto_url, "NAOS_S3_MAX_ATTEMPTS": "3"})
+    assert isinstance(reg.store, S3Store) and reg.store.prefix == prefix
+    assert reg.scratch == tmp_path / "home" / "artifacts" / "scratch"
+    assert reg.store.client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+    digest = reg.put_bytes(b"from the environment")
+    assert client.get_object(Bucket=BUCKET, Key=f"{prefix}/objects/{digest}")["Body"].read() == b"from the environment"
+
+
+# ---- transient errors --------------------------------------------------------------------------------------------
+
+
+class FlakyProxy:
+    """Forwards HTTP to moto, but answers the next `failures` requests with `status` (an S3 error document)."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream.removeprefix("http://")
+        self.failures, self.status, self.injected, self.forwarded = 0, 500, 0, 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _handle(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with proxy.lock:
+                    fail = proxy.failures > 0
+                    if fail:
+                        proxy.failures -= 1
+                        proxy.injected += 1
+                    else:
+                        proxy.forwarded += 1
+                if fail:
+                    code = "InternalError" if proxy.status == 500 else "ServiceUnavailable"
+                    payload = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+                               f"<Message>injected</Message><RequestId>proxy</RequestId></Error>").encode()
+                    self.send_response(proxy.status)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                    return
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in {"connection", "keep-alive"}}
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    payload = resp.read()
+                    self.send_response(resp.status)
+                    for k, v in resp.getheaders():
+                        if k.lower() not in {"connection", "keep-alive", "transfer-encoding", "content-length",
+                                             "server", "date"}:
+                            self.send_header(k, v)
+                    length = resp.getheader("Content-Length") if self.command == "HEAD" else len(payload)
+                    self.send_header("Content-Length", str(length or 0))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                finally:
+                    conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def fail_next(self, n: int, status: int = 500) -> None:
+        with self.lock:
+            self.failures, self.status, self.injected = n, status, 0
+
+
+@pytest.fixture(scope="module")
+def proxy(moto_url):
+    p = FlakyProxy(moto_url)
+    p.thread.start()
+    yield p
+    p.server.shutdown()
+    p.server.server_close()
+
+
+def _flaky_registry(proxy: FlakyProxy, tmp_path: Path, max_attempts: int) -> Registry:
+    client = make_client(endpoint_url=proxy.url, max_attempts=max_attempts, **CREDS)
+    return Registry(S3Store(BUCKET, f"t/{uuid.uuid4().hex}", client=client), scratch=tmp_path / "scratch")
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_transient_errors_are_retried_by_botocore(proxy: FlakyProxy, tmp_path: Path, status: int):
+    reg = _flaky_registry(proxy, tmp_path, max_attempts=8)
+    proxy.fail_next(3, status)  # the existence check fails 3 times, then goes through
+    digest = reg.put_bytes(b"through the storm")
+    assert proxy.injected == 3
+    proxy.fail_next(3, status)
+    assert reg.get_bytes(digest) == b"through the storm" and proxy.injected == 3
+    reg.set_ref("script", "s01e01", digest, "Script", "1.0.0")
+    proxy.fail_next(5, status)
+    assert reg.get_ref("script", "s01e01")["sha256"] == digest and proxy.injected == 5
+    proxy.fail_next(2, status)
+    assert reg.path(digest).read_bytes() == b"through the storm" and proxy.injected == 2
+
+
+def test_without_retries_a_transient_error_surfaces(proxy: FlakyProxy, tmp_path: Path):
+    reg = _flaky_registry(proxy, tmp_path, max_attempts=1)
+    digest = reg.put_bytes(b"calm")
+    proxy.fail_next(1, 500)
+    with pytest.raises(ClientError) as err:
+        reg.get_bytes(digest)
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500 and proxy.injected == 1
+    assert reg.get_bytes(digest) == b"calm"  # the window has passed
+
+
+def test_retries_give_up_after_max_attempts(proxy: FlakyProxy, tmp_path: Path):
+    reg = _flaky_registry(proxy, tmp_path, max_attempts=3)
+    digest = reg.put_bytes(b"stubborn")
+    proxy.fail_next(3, 500)
+    with pytest.raises(ClientError):
+        reg.get_bytes(digest)
+    assert proxy.injected == 3 and proxy.failures == 0
