@@ -31,9 +31,7 @@ demo: install
 	$(BIN)/naos render --project $(PROJECT) --episode $(EPISODE) --out out/$(EPISODE)
 
 dev: install
-	mkdir -p $(NAOS_HOME)/dagster
-	test -f $(NAOS_HOME)/dagster/dagster.yaml || cp dagster.yaml $(NAOS_HOME)/dagster/dagster.yaml
-	NAOS_HOME=$(NAOS_HOME) $(BIN)/naos queues
+	NAOS_HOME=$(NAOS_HOME) $(BIN)/naos queues  # creates the instance for NAOS_PROFILE (docs/DEPLOY.md), sizes the queues
 	DAGSTER_HOME=$(NAOS_HOME)/dagster NAOS_PROJECT=$(PROJECT) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install

@@ -35,19 +35,64 @@ def naos_home() -> Path:
     return Path(os.environ.get("NAOS_HOME", ".naos")).resolve()
 
 
+# NAOS_PROFILE: which instance settings `naos` copies to $NAOS_HOME/dagster/dagster.yaml (docs/DEPLOY.md).
+INSTANCE_PROFILES = {"embedded": REPO_ROOT / "dagster.yaml",  # SQLite under $NAOS_HOME/dagster
+                     "production": REPO_ROOT / "deploy" / "production" / "dagster.yaml"}  # PostgreSQL
+
+
 def dagster_instance(home: Path):
-    """The embedded default instance under $NAOS_HOME/dagster, unless DAGSTER_HOME points elsewhere."""
+    """The instance under $NAOS_HOME/dagster (the NAOS_PROFILE's settings, default embedded), unless DAGSTER_HOME
+    points elsewhere. Exits 2 on an unknown profile, an instance of the other profile, or an unset `env:` value."""
     from dagster import DagsterInstance
 
+    profile = os.environ.get("NAOS_PROFILE") or "embedded"
+    if profile not in INSTANCE_PROFILES:
+        _bad_instance(f"NAOS_PROFILE: unknown profile {profile!r} (one of {', '.join(INSTANCE_PROFILES)})")
     if os.environ.get("DAGSTER_HOME"):
         return DagsterInstance.get()
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
-    if not config.exists() and (REPO_ROOT / "dagster.yaml").exists():
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", config)
+    template = INSTANCE_PROFILES[profile]
+    if not config.exists() and template.exists():
+        shutil.copyfile(template, config)
+    if config.exists() and template.exists():
+        _check_instance_profile(config, profile, template)
     os.environ["DAGSTER_HOME"] = str(dagster_home)  # so `dagster dev` in this shell and this run agree
     return DagsterInstance.get()
+
+
+def _bad_instance(message: str):
+    _say(f"bad input: {message}")
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _check_instance_profile(config: Path, profile: str, template: Path) -> None:
+    """An instance made by the other profile is said and refused, not mixed: the runs of one NAOS_HOME live in
+    one storage. Every `env:` value the settings read must be set."""
+    import yaml
+
+    def storage(path: Path) -> str:
+        return next(iter((yaml.safe_load(path.read_text()) or {}).get("storage") or {"sqlite": None}))
+
+    have, want = storage(config), storage(template)
+    if have != want:
+        _bad_instance(f"NAOS_PROFILE={profile} wants {want} storage, but {config} (made by another profile) uses "
+                      f"{have}: use another NAOS_HOME, or replace that file and migrate (docs/DEPLOY.md)")
+
+    def env_names(node):
+        if isinstance(node, dict):
+            if set(node) == {"env"} and isinstance(node["env"], str):
+                yield node["env"]
+            for value in node.values():
+                yield from env_names(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from env_names(value)
+
+    unset = [name for name in env_names(yaml.safe_load(config.read_text())) if name not in os.environ]
+    if unset:
+        _bad_instance(f"{config} reads {', '.join(unset)}: not set (NAOS_PROFILE={profile}; docs/DEPLOY.md)")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
