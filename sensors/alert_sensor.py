@@ -66,14 +66,18 @@ def budget_alerts(instance: DagsterInstance, run_id: str, episode: str = "") -> 
     return alerts
 
 
+def emit_run_alerts(context: RunStatusSensorContext, naos: NaosHome) -> None:
+    emitter = AlertEmitter.from_env(naos.naos_home)
+    for alert in run_alerts(context.instance, context.dagster_run.run_id):
+        emitter.emit(alert)
+
+
 @run_status_sensor(run_status=DagsterRunStatus.FAILURE, default_status=DefaultSensorStatus.RUNNING,
                    minimum_interval_seconds=30, name="alert_on_failure",
                    description="job_failed, canon_blocked and budget_exceeded alerts (JSONL log, webhook when "
                                "configured), deduplicated for NAOS_ALERT_DEDUPE_S.")
 def alert_on_failure(context: RunStatusSensorContext, naos: NaosHome):
-    emitter = AlertEmitter.from_env(naos.naos_home)
-    for alert in run_alerts(context.instance, context.dagster_run.run_id):
-        emitter.emit(alert)
+    emit_run_alerts(context, naos)
 
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, default_status=DefaultSensorStatus.RUNNING,
@@ -81,6 +85,4 @@ def alert_on_failure(context: RunStatusSensorContext, naos: NaosHome):
                    description="excessive_retries alerts for runs that succeeded only after retrying a step, and "
                                "budget_exceeded alerts for runs whose budget stopped paid asset sources.")
 def alert_on_retries(context: RunStatusSensorContext, naos: NaosHome):
-    emitter = AlertEmitter.from_env(naos.naos_home)
-    for alert in run_alerts(context.instance, context.dagster_run.run_id):
-        emitter.emit(alert)
+    emit_run_alerts(context, naos)

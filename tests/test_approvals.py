@@ -186,3 +186,13 @@ def test_external_spend_and_character_packs_pause_before_paying_and_before_drawi
     done = render(project / "project.yaml", out, home, episode="s01e02")
     assert done.returncode == 0, done.stderr
     assert (out / "episode.mp4").stat().st_size > 0
+
+
+def test_a_source_that_cannot_load_is_bad_input_at_the_spend_checkpoint(tmp_path):
+    """The spend estimate is the first step to load the asset sources: a bad one is exit 2 naming the field."""
+    project = _copy_pilot(tmp_path)
+    _edit_yaml(project / "project.yaml", lambda d: (d["human_checkpoints"].update(approve_external_spend=True),
+                                                    d.update(assets={"sources": [{"source": "no_such_plugin"}]})))
+    result = render(project / "project.yaml", tmp_path / "out", tmp_path / "home")
+    assert result.returncode == 2, result.stderr
+    assert f"{project / 'project.yaml'}: assets.sources[0].source: asset source 'no_such_plugin'" in result.stderr

@@ -22,11 +22,11 @@ from dagster import (
     asset,
 )
 
-from engines.media import Resolver, load_sources
 from io_managers import AuditTrail
 from resources import NaosHome, NaosProject
 from schemas import Approval, AssetManifest, CanonDiff, GateReport, RenderPlan, ShotList, canonical_json, sha256_bytes
 
+from ..media.assets import build_resolver
 from ..partitions import episodes
 from ..stage import EXIT_GATE_BLOCKED, bad_input
 
@@ -150,10 +150,7 @@ def external_spend_approval(context: AssetExecutionContext, project: NaosProject
                             asset_manifest: AssetManifest):
     with bad_input():
         proj = project.load()
-    sources = load_sources(proj.assets.sources, generate_missing=proj.assets.generate_missing)
-    resolver = Resolver(project.library(proj), store=naos.registry(), sources=sources,
-                        external_ttl_days=proj.assets.external_ttl_days)
-    estimate = resolver.estimate_external_spend(asset_manifest)
+    estimate = build_resolver(project, proj, naos).estimate_external_spend(asset_manifest)
     # §27.2: only an estimate above the threshold needs a person; below it the checkpoint passes by itself
     needed = proj.human_checkpoints.approve_external_spend and estimate.total_usd > proj.cost_policy.approval_threshold_usd
     items = [{"need": i.need_id, "kind": i.kind, "source": i.source, "usd": i.cost_usd} for i in estimate.items]

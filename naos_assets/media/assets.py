@@ -44,6 +44,18 @@ def earlier_episode_spend(registry, episode: str) -> float:
     return paid_spend(assets)
 
 
+def build_resolver(project: NaosProject, proj, naos: NaosHome, budget_usd: float | None = None) -> Resolver:
+    """The project's resolver (library, registry cache, configured sources); a source that cannot be loaded is bad
+    input naming the project file and `assets.sources[i]` (exit 2)."""
+    try:
+        sources = load_sources(proj.assets.sources, generate_missing=proj.assets.generate_missing)
+    except PluginError as exc:
+        raise Failure(f"{project.project_file}: {exc}", metadata={"naos/exit_code": EXIT_BAD_INPUT},
+                      allow_retries=False) from None
+    return Resolver(project.library(proj), store=naos.registry(), sources=sources,
+                    external_ttl_days=proj.assets.external_ttl_days, budget_usd=budget_usd)
+
+
 class RenderPlanConfig(Config):
     profile: str = "preview_local"
 
@@ -62,10 +74,8 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
     policy = proj.cost_policy
     spent_before = earlier_episode_spend(naos.registry(), context.partition_key)
     budget = remaining_budget(policy.max_run_usd, policy.max_episode_usd, spent_before)
+    resolver = build_resolver(project, proj, naos, budget_usd=budget)
     try:
-        sources = load_sources(proj.assets.sources, generate_missing=proj.assets.generate_missing)
-        resolver = Resolver(project.library(proj), store=naos.registry(), sources=sources,
-                            external_ttl_days=proj.assets.external_ttl_days, budget_usd=budget)
         # Resolution reads the library's current bytes, so it always runs; its output hash says what changed.
         resolved = resolver.resolve(asset_manifest)
     except (AssetPathError, PluginError) as exc:
