@@ -9,13 +9,21 @@ A failing episode does not stop the others, unless it did not get through the Ca
 a failure before the gate): the later episodes' canon cannot be settled then, and they are skipped, named. Every run
 of a backfill carries the tag `naos/backfill=<id>`; retrying one episode alone is `naos backfill --episodes <id>`
 (or `naos render --episode <id>`): completed steps are cache hits.
+
+`--concurrency N` (N > 1) settles the canon first, every episode through the Canon Gate one by one in order (the
+`canon_check` job: cheap, and cache hits when nothing changed), then renders up to N episodes at once, each its own
+`render_episode` run in its own process: once the canon is settled no episode's render reads another's. With the
+Celery executor (docs/DEPLOY.md) those runs only orchestrate; the workers do the work. The report then says the
+throughput (episodes per minute) and the queue wait as a share of the steps' time (§29.2: target at most 20 %).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import secrets
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,6 +63,8 @@ class EpisodeResult:
     shot_misses: int | None = None
     out: str | None = None
     note: str = ""
+    queue_wait_s: float | None = None  # the run's steps' seconds waiting in a queue (Celery), summed
+    step_s: float | None = None  # the run's steps' seconds executing, summed
 
 
 def select_episodes(project, season: int | None, episodes: str | None) -> list[str]:
@@ -91,7 +101,7 @@ def _gate_passed(summary) -> bool:
 
 
 def backfill(project_file: Path, *, season: int | None, episodes: str | None, profile: str, workers: int,
-             out: Path) -> int:
+             out: Path, concurrency: int = 1) -> int:
     project = load_checked(project_file)
     if project is None:
         return EXIT_BAD_INPUT
@@ -100,6 +110,8 @@ def backfill(project_file: Path, *, season: int | None, episodes: str | None, pr
         if profile not in project.render_profiles:
             raise BackfillArgError(f"--profile: {profile!r} is not in the project's render_profiles "
                                    f"({', '.join(project.render_profiles)})")
+        if concurrency < 1:
+            raise BackfillArgError(f"--concurrency: {concurrency} runs at once is not possible (1, 2, ...)")
     except BackfillArgError as exc:
         _say(f"bad input: {exc}")
         return EXIT_BAD_INPUT
@@ -107,9 +119,48 @@ def backfill(project_file: Path, *, season: int | None, episodes: str | None, pr
     tags = {BACKFILL_TAG: backfill_id, "naos/trigger": "naos backfill"}
     home, instance, repo = open_location(project_file)
     add_episode_partitions(instance, project)
-    order = [e.id for e in project.episodes]
     _say(f"backfill {backfill_id}: {project.id} {', '.join(chosen)} ({profile}) into {out}/<episode>; "
          f"NAOS_HOME={home}; runs tagged {BACKFILL_TAG}={backfill_id}")
+    begun = time.time()
+    if concurrency > 1:
+        results = _concurrently(project_file, project, instance, repo, chosen, profile, workers, out, tags, concurrency)
+    else:
+        results = _one_by_one(project_file, project, home, instance, repo, chosen, profile, workers, out, tags)
+    wall = time.time() - begun
+    code = overall_exit_code(results)
+    load = throughput(results, wall)
+    report = {"backfill_id": backfill_id, "project": project.id, "profile": profile, "exit_code": code,
+              "concurrency": concurrency, **load, "episodes": [asdict(r) for r in results]}
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / "backfill.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    print(format_table(results), flush=True)
+    failed = [r.episode for r in results if r.exit_code not in (EXIT_OK, None)]
+    skipped = [r.episode for r in results if r.exit_code is None]
+    _say(f"backfill {backfill_id}: {len(results) - len(failed) - len(skipped)} of {len(results)} episode(s) done"
+         + (f"; failed: {', '.join(failed)}" if failed else "") + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+         + f"; exit {code}; report {out / 'backfill.json'}")
+    _say(f"backfill {backfill_id}: {load['episodes_per_minute']:.2f} episodes/min over {load['wall_s']:.0f}s; "
+         f"queue wait {100 * load['queue_wait_fraction']:.1f} % of the steps' time (§29.2 target <= 20 %)")
+    if failed or skipped:
+        retry = ",".join(failed + skipped)
+        _say(f"retry them alone: naos backfill --project {project_file} --episodes {retry} --profile {profile} "
+             f"--out {out}")
+    return code
+
+
+def throughput(results: list[EpisodeResult], wall_s: float) -> dict[str, float]:
+    """Episodes rendered per minute of the backfill's wall time, and the queue wait as a share of the time the
+    episodes' steps spent queued or executing (§29.2)."""
+    done = sum(r.exit_code == EXIT_OK for r in results)
+    wait = sum(r.queue_wait_s or 0.0 for r in results)
+    busy = wait + sum(r.step_s or 0.0 for r in results)
+    return {"wall_s": round(wall_s, 1), "episodes_per_minute": round(60 * done / wall_s, 3) if wall_s > 0 else 0.0,
+            "queue_wait_s": round(wait, 1), "queue_wait_fraction": round(wait / busy, 4) if busy > 0 else 0.0}
+
+
+def _one_by_one(project_file: Path, project, home: Path, instance, repo, chosen: list[str], profile: str,
+                workers: int, out: Path, tags: dict[str, str]) -> list[EpisodeResult]:
+    order = [e.id for e in project.episodes]
     results: list[EpisodeResult] = []
     passed: set[str] = set()  # episodes known to have been through the Canon Gate
     unsettled: str | None = None  # why the later episodes' canon cannot be settled
@@ -134,22 +185,76 @@ def backfill(project_file: Path, *, season: int | None, episodes: str | None, pr
                          if result.run_id or result.status == "bad_input" else
                          f"an episode before {episode} did not get through the Canon Gate ({result.status}, "
                          f"exit {result.exit_code})")
-    code = overall_exit_code(results)
-    report = {"backfill_id": backfill_id, "project": project.id, "profile": profile, "exit_code": code,
-              "episodes": [asdict(r) for r in results]}
-    out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out / "backfill.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
-    print(format_table(results), flush=True)
-    failed = [r.episode for r in results if r.exit_code not in (EXIT_OK, None)]
-    skipped = [r.episode for r in results if r.exit_code is None]
-    _say(f"backfill {backfill_id}: {len(results) - len(failed) - len(skipped)} of {len(results)} episode(s) done"
-         + (f"; failed: {', '.join(failed)}" if failed else "") + (f"; skipped: {', '.join(skipped)}" if skipped else "")
-         + f"; exit {code}; report {out / 'backfill.json'}")
-    if failed or skipped:
-        retry = ",".join(failed + skipped)
-        _say(f"retry them alone: naos backfill --project {project_file} --episodes {retry} --profile {profile} "
-             f"--out {out}")
-    return code
+    return results
+
+
+def _concurrently(project_file: Path, project, instance, repo, chosen: list[str], profile: str, workers: int,
+                  out: Path, tags: dict[str, str], concurrency: int) -> list[EpisodeResult]:
+    """The canon first, in order; then up to `concurrency` render runs at once, one process each."""
+    from schemas import InputError
+
+    results: dict[str, EpisodeResult] = {}
+    ready: list[str] = []
+    passed: set[str] = set()
+    unsettled: str | None = None
+    for i, episode in enumerate(chosen, 1):
+        if unsettled is not None:
+            results[episode] = EpisodeResult(episode, "skipped", None,
+                                             note=f"the canon of {episode} folds the CanonDiffs before it, and {unsettled}")
+            continue
+        try:
+            preflight(project_file, episode)
+        except InputError as exc:
+            _say(f"bad input: {exc}")
+            results[episode] = EpisodeResult(episode, "bad_input", EXIT_BAD_INPUT, note=str(exc))
+            unsettled = f"{episode} is bad input"
+            continue
+        _say(f"backfill: canon of {episode} ({i}/{len(chosen)}) ...")
+        code = settle_earlier_canon(instance, repo, project, episode, settled=passed, tags=tags)
+        if code != EXIT_OK:  # an earlier episode did not pass; one of this backfill's is still rendered and says why
+            note = f"an episode before {episode} did not pass the Canon Gate (exit {code})"
+            results[episode] = (EpisodeResult(episode, "skipped", None, note=note) if ready else
+                                EpisodeResult(episode, STATUS.get(code, "failure"), code, note=note))
+            unsettled = f"an episode before {episode} did not get through the Canon Gate (exit {code})"
+            continue
+        order = [e.id for e in project.episodes]
+        passed.update(order[:order.index(episode)])
+        ready.append(episode)
+    _say(f"backfill: canon settled; rendering {len(ready)} episode(s), {concurrency} at a time")
+    with ProcessPoolExecutor(max_workers=concurrency, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {episode: pool.submit(_render_in_process, str(project_file), episode, profile, workers,
+                                        str(out / episode), tags) for episode in ready}
+        for n, episode in enumerate(ready, 1):
+            results[episode] = futures[episode].result()
+            r = results[episode]
+            _say(f"backfill: {episode} ({n}/{len(ready)}) {r.status} (exit {r.exit_code}) in {r.seconds:.1f}s")
+    return [results[e] for e in chosen]
+
+
+def _render_in_process(project_file: str, episode: str, profile: str, workers: int, out: str,
+                       tags: dict[str, str]) -> EpisodeResult:
+    """One episode's render run in a process of its own (the canon is settled already)."""
+    from engines.writing import load_project
+
+    started = time.time()
+    project = load_project(project_file)
+    home, instance, repo = open_location(Path(project_file))
+    result = _episode_result(episode, *render_episode(home, instance, repo, project, episode, profile, workers,
+                                                      Path(out), tags=tags), Path(out), instance)
+    result.seconds = round(time.time() - started, 1)
+    return result
+
+
+def _episode_result(episode: str, code: int, summary, out: Path, instance) -> EpisodeResult:
+    from naos_assets.run_summary import queue_waits
+
+    shots = summary.shot_cache
+    steps = queue_waits(instance, summary.run_id).values()
+    return EpisodeResult(
+        episode, summary.status, code, run_id=summary.run_id, cache_hits=summary.cache_hits,
+        cache_misses=summary.cache_misses, shot_hits=sum(shots.values()), shot_misses=len(shots) - sum(shots.values()),
+        out=str(out), note="; ".join(f"{e.stage}: {e.message}" for e in summary.errors)[:500],
+        queue_wait_s=round(sum(w for w, _ in steps), 3), step_s=round(sum(x for _, x in steps), 3))
 
 
 def _one_episode(project_file: Path, project, home: Path, instance, repo, episode: str, profile: str, workers: int,
@@ -167,11 +272,7 @@ def _one_episode(project_file: Path, project, home: Path, instance, repo, episod
         return EpisodeResult(episode, STATUS.get(code, "failure"), code,
                              note=f"an episode before {episode} did not pass the Canon Gate"), False
     code, summary = render_episode(home, instance, repo, project, episode, profile, workers, out, tags=tags)
-    shots = summary.shot_cache
-    result = EpisodeResult(
-        episode, summary.status, code, run_id=summary.run_id, cache_hits=summary.cache_hits,
-        cache_misses=summary.cache_misses, shot_hits=sum(shots.values()), shot_misses=len(shots) - sum(shots.values()),
-        out=str(out), note="; ".join(f"{e.stage}: {e.message}" for e in summary.errors)[:500])
+    result = _episode_result(episode, code, summary, out, instance)
     # failed after the gate (a shot, the mix): its canon is settled, so the later episodes can go on
     return result, code == EXIT_OK or _gate_passed(summary)
 

@@ -114,3 +114,30 @@ def build_run_summary(instance: DagsterInstance, run_id: str, project_id: str, e
         stages=stages, cache_hits=hits, cache_misses=misses, shot_cache=shot_cache,
         errors=[*errors, *extra_errors], artifacts=artifacts, quality_checks=checks,
     )
+
+
+def queue_waits(instance: DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
+    """Per step, (seconds queued, seconds executing): queued from the executor handing the step to a queue (the
+    Celery executor's `celery_queue_wait` start marker) to a worker taking it (the end marker), executing from
+    its first STEP_START to its success or failure (a step a killed worker gave back counts its re-run as executing).
+    Steps of in-process and multiprocess runs are never queued (0)."""
+    queued: dict[str, float] = {}
+    waits: dict[str, float] = {}
+    starts: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        step = event.step_key
+        if event.event_type == DagsterEventType.ENGINE_EVENT:
+            data = event.event_specific_data
+            if getattr(data, "marker_start", None) == "celery_queue_wait":
+                queued[step] = entry.timestamp
+            elif getattr(data, "marker_end", None) == "celery_queue_wait" and step in queued:
+                waits[step] = waits.get(step, 0.0) + entry.timestamp - queued.pop(step)
+        elif event.event_type == DagsterEventType.STEP_START:
+            starts.setdefault(step, entry.timestamp)
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            out[step] = (round(waits.get(step, 0.0), 3), round(entry.timestamp - starts.get(step, entry.timestamp), 3))
+    return out
