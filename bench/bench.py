@@ -68,18 +68,18 @@ def run_floor(pipeline_out: Path, project: Path, out: Path, home: Path) -> float
     floor: the ratio charges the pipeline for TTS and mixing too)."""
     from engines.video.floor import render_one_pass
     from engines.writing import library_root, load_project
-    from io_managers import Registry
+    from io_managers.registry import registry_from_env
     from naos_assets.media.files import asset_path
     from schemas import RenderPlan, ShotList
 
     shot_list = ShotList.model_validate_json((pipeline_out / "ShotList.json").read_bytes())
     plan = RenderPlan.model_validate_json((pipeline_out / "RenderPlan.json").read_bytes())
     library = library_root(load_project(project), project)
-    registry = Registry.local(home / "artifacts")
+    registry = registry_from_env(home)
     paths = {a.asset_id: asset_path(a, library, registry) for a in plan.assets if a.status == "resolved"}
-    started = time.perf_counter()
     mix = json.loads((pipeline_out / "EpisodeAudio.json").read_text())["mix"]["sha256"]
-    audio = home / "artifacts" / "objects" / mix
+    audio = registry.path(mix)  # a verified local copy, whichever the backend
+    started = time.perf_counter()
     render_one_pass(shot_list, plan, paths, out / "floor.mp4", audio_path=audio)
     return time.perf_counter() - started
 

@@ -7,13 +7,11 @@ from the output metadata (`naos/parents`, `naos/params`, `naos/code_version`, `n
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from schemas import CONTRACTS, Artifact
 
-from .registry import IntegrityError, Registry
+from .registry import IntegrityError, Registry, registry_from_env
 
 
 def _meta(context: OutputContext, key: str, default=None):
@@ -26,12 +24,13 @@ def _asset_name(context: OutputContext | InputContext) -> str:
 
 
 class RegistryIOManager(ConfigurableIOManager):
-    """Stores NAOS artifacts (pydantic contracts) in the registry under `<naos_home>/artifacts`."""
+    """Stores NAOS artifacts (pydantic contracts) in this deployment's registry (registry_from_env: local
+    `<naos_home>/artifacts` or S3)."""
 
     naos_home: str
 
     def registry(self) -> Registry:
-        return Registry.local(Path(self.naos_home) / "artifacts")
+        return registry_from_env(self.naos_home)
 
     def handle_output(self, context: OutputContext, obj: Artifact) -> None:
         if not isinstance(obj, Artifact):

@@ -58,6 +58,14 @@ RECORD_COLUMNS = {"sha256": "VARCHAR", "asset_key": "VARCHAR", "partition": "VAR
                   "parents": "MAP(VARCHAR, VARCHAR)", "params": "JSON", "code_version": "VARCHAR",
                   "media_type": "VARCHAR", "compute_origin": "VARCHAR", "run_id": "VARCHAR", "created_at": "TIMESTAMPTZ",
                   "site_id": "VARCHAR"}
+# Records the registry keeps elsewhere than $NAOS_HOME/artifacts/records (S3, the PostgreSQL index): each run's own
+# records go to analytics/artifacts/<run_id>.parquet, params as JSON text.
+RECORD_SCHEMA = pa.schema([
+    ("sha256", pa.string()), ("asset_key", pa.string()), ("partition", pa.string()),
+    ("parents", pa.map_(pa.string(), pa.string())), ("params", pa.string()), ("code_version", pa.string()),
+    ("media_type", pa.string()), ("compute_origin", pa.string()), ("run_id", pa.string()), ("created_at", _TS),
+    ("site_id", pa.string()),
+])
 # §27.3 audit trail (artifacts/audit/<seq>.json) and §33 alerts (alerts/alerts.jsonl), read where they are written
 APPROVAL_COLUMNS = {"seq": "INTEGER", "at": "TIMESTAMPTZ", "project_id": "VARCHAR", "episode_id": "VARCHAR",
                     "checkpoint": "VARCHAR", "artifact": "VARCHAR", "artifact_sha256": "VARCHAR", "decision": "VARCHAR",
@@ -197,13 +205,17 @@ def write_run(home: Path, instance, run_id: str, project: Project | None, summar
     refresh the views. `runs` goes last: its file is the marker that the run is fully written."""
     home = Path(home).resolve()
     if registry is None:
-        from io_managers import Registry
+        from io_managers.registry import registry_from_env
 
-        registry = Registry.local(home / "artifacts")
+        registry = registry_from_env(home)
     if summary is None:
         summary = summary_of_run(instance, run_id, project)
     rows = run_rows(instance, summary, project, registry)
     written = {}
+    if not _records_are_local_files(home, registry):  # the view cannot glob them: this run's records, as Parquet
+        path = parquet_path(home, "artifacts", run_id)
+        _write_parquet(path, pa.Table.from_pylist(_run_records(registry, run_id), schema=RECORD_SCHEMA))
+        written["artifacts"] = path
     for table in ("stage_timings", "costs", "cache_events", "runs"):
         path = parquet_path(home, table, run_id)
         _write_parquet(path, pa.Table.from_pylist(rows[table], schema=SCHEMAS[table]))
@@ -217,6 +229,30 @@ def write_run(home: Path, instance, run_id: str, project: Project | None, summar
             raise RuntimeError(f"rows written to {home / 'analytics'}, but the views in naos.duckdb were not "
                                f"refreshed ({exc}); the next write or `naos cost` refreshes them") from exc
     return written
+
+
+def _records_are_local_files(home: Path, registry) -> bool:
+    from io_managers.record_index import StoreRecordIndex
+    from io_managers.registry import LocalStore
+
+    store = registry.store
+    return (isinstance(store, LocalStore) and isinstance(registry.index, StoreRecordIndex)
+            and store.root.resolve() == home / "artifacts")
+
+
+def _run_records(registry, run_id: str) -> list[dict[str, Any]]:
+    """The records `run_id` wrote (the first record of an artifact stands, so each record is in one run's file).
+    Walks every record: one query on the PostgreSQL index, a GET per record on an S3 store."""
+    rows = []
+    for record in registry.iter_records():
+        if record.get("run_id") != run_id:
+            continue
+        row = {name: record.get(name) for name in RECORD_SCHEMA.names}
+        row["params"] = json.dumps(record.get("params") or {}, sort_keys=True)
+        row["parents"] = sorted((record.get("parents") or {}).items())
+        row["created_at"] = _ts(record["created_at"]) if record.get("created_at") else None
+        rows.append(row)
+    return rows
 
 
 # ---- the views ----------------------------------------------------------------------------------------------
@@ -257,13 +293,16 @@ def view_sql(home: Path) -> dict[str, str]:
             views[table] = f"SELECT * FROM read_parquet({_quote(folder / '*.parquet')}, union_by_name=true)"
         else:
             views[table] = _empty({f.name: _DUCK[f.type] for f in schema})
-    records = home / "artifacts" / "records"
-    if any(records.rglob("*.json")) if records.is_dir() else False:
-        views["artifacts"] = (f"SELECT * FROM read_json({_quote(records / '**' / '*.json')}, "
-                              f"columns={_columns(RECORD_COLUMNS)}, "
-                              "format='auto')")
-    else:
-        views["artifacts"] = _empty(RECORD_COLUMNS)
+    # records: the local registry's files where they are, and the per-run Parquet of records kept elsewhere (S3)
+    records, remote = home / "artifacts" / "records", home / "analytics" / "artifacts"
+    sources = []
+    if records.is_dir() and any(records.rglob("*.json")):
+        sources.append(f"SELECT * FROM read_json({_quote(records / '**' / '*.json')}, "
+                       f"columns={_columns(RECORD_COLUMNS)}, format='auto')")
+    if any(remote.glob("*.parquet")):
+        sources.append("SELECT " + ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in RECORD_COLUMNS.items())
+                       + f" FROM read_parquet({_quote(remote / '*.parquet')}, union_by_name=true)")
+    views["artifacts"] = " UNION ALL BY NAME ".join(sources) if sources else _empty(RECORD_COLUMNS)
     audit = home / "artifacts" / "audit"
     # `by` is an SQL keyword: the view calls it `actor` (the approver, or `naos` for a review request)
     views["approvals"] = ('SELECT * EXCLUDE ("by"), "by" AS actor FROM ' + (

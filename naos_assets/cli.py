@@ -35,6 +35,21 @@ def naos_home() -> Path:
     return Path(os.environ.get("NAOS_HOME", ".naos")).resolve()
 
 
+def open_registry(home: Path):
+    """This deployment's artifact registry (NAOS_REGISTRY, NAOS_S3_*: docs/DEPLOY.md); a bad or missing setting, or
+    an S3 bucket that cannot be used, is exit 2 naming the variable, before anything is written."""
+    from io_managers.registry import registry_from_env
+    from io_managers.s3_settings import check_bucket
+
+    try:
+        registry = registry_from_env(home)
+        check_bucket(registry.store)
+    except ValueError as exc:
+        _say(f"bad input: {exc}")
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    return registry
+
+
 # NAOS_PROFILE: which instance settings `naos` copies to $NAOS_HOME/dagster/dagster.yaml (docs/DEPLOY.md).
 INSTANCE_PROFILES = {"embedded": REPO_ROOT / "dagster.yaml",  # SQLite under $NAOS_HOME/dagster
                      "production": REPO_ROOT / "deploy" / "production" / "dagster.yaml"}  # PostgreSQL
@@ -128,6 +143,7 @@ def open_location(project_file: Path):
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     home = naos_home()
+    open_registry(home)  # its settings are checked before the instance is touched
     # The code location reads these; multiprocess steps inherit them.
     os.environ["NAOS_HOME"], os.environ["NAOS_PROJECT"] = str(home), str(project_file)
     instance = dagster_instance(home)
@@ -350,11 +366,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def prune_after_run(home: Path) -> None:
-    from io_managers import Registry
     from resources import default_cache_max_bytes
     from sensors.cache_sensor import MIN_IDLE
 
-    report = Registry.local(home / "artifacts").cache_prune(default_cache_max_bytes(), min_idle=MIN_IDLE)
+    report = open_registry(home).cache_prune(default_cache_max_bytes(), min_idle=MIN_IDLE)
     if report.evicted or report.expired:
         _say(f"cache: {report.expired} expired and {report.evicted} least recently used entries removed "
              f"({_size(report.freed_bytes)} freed; budget NAOS_CACHE_MAX_BYTES)")
@@ -363,10 +378,9 @@ def prune_after_run(home: Path) -> None:
 def export(home: Path, episode: str, out: Path) -> None:
     """Copy the episode's artifacts out of the registry (verified on the way) into --out."""
     from engines.audio.packets import packet_csv
-    from io_managers import Registry
     from schemas import RecordingPacket, RenderOutput
 
-    registry = Registry.local(home / "artifacts")
+    registry = open_registry(home)
     for asset, name in EXPORTS:
         ref = registry.get_ref(asset, episode)
         registry.export(ref["sha256"], out / name)
@@ -389,7 +403,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """Publish a rendered episode behind the quality and rights gates (exit 3 when a gate blocks it)."""
     from dagster import execute_job
 
-    from io_managers import Registry
     from naos_assets.run_summary import failure_metadata
     from schemas import PublishRecord
 
@@ -400,7 +413,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if load_checked(project_file, args.episode) is None:
         return EXIT_BAD_INPUT
     home, instance, repo = open_location(project_file)
-    registry = Registry.local(home / "artifacts")
+    registry = open_registry(home)
     if registry.get_ref("render_output", args.episode) is None:
         _say(f"{args.episode} is not rendered on this NAOS_HOME ({home}): run `naos render` first")
         return EXIT_BAD_INPUT
@@ -455,7 +468,6 @@ def cmd_audiobook(args: argparse.Namespace) -> int:
     """The season as one .m4b (a chapter per episode), from the episodes already rendered on this NAOS_HOME."""
     from dagster import execute_job
 
-    from io_managers import Registry
     from naos_assets.run_summary import failure_metadata
     from schemas import SeasonAudiobook
 
@@ -470,7 +482,7 @@ def cmd_audiobook(args: argparse.Namespace) -> int:
         for step, message, _ in failures:
             _say(f"{step}: {message}")
         return exit_code_of(failures)
-    registry = Registry.local(home / "artifacts")
+    registry = open_registry(home)
     ref = registry.get_ref("season_audiobook", None)
     book = SeasonAudiobook.model_validate_json(registry.get_bytes(ref["sha256"]))
     out = Path(args.out)
@@ -485,10 +497,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
     """What the cache holds (rendered shots, TTS takes, resolved assets, stage artifacts), and pruning it."""
     from datetime import timedelta
 
-    from io_managers import Registry
     from resources import default_cache_max_bytes, parse_size
 
-    registry = Registry.local(naos_home() / "artifacts")
+    registry = open_registry(naos_home())
     try:
         budget = parse_size(args.max_size) if args.max_size is not None else default_cache_max_bytes()
     except ValueError as exc:

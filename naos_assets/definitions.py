@@ -36,12 +36,22 @@ ASSETS = load_assets_from_modules([narrative, canon, writing, approvals, audio, 
 
 
 def resources(project_file: str | None = None, naos_home: str | None = None) -> dict:
+    import os
+
+    from io_managers.s3_settings import step_io_manager_from_env
+
     home = naos_home or default_naos_home()
-    return {
+    found = {
         "project": NaosProject(project_file=project_file or default_project_file()),
         "naos": NaosHome(naos_home=home, cache_max_bytes=default_cache_max_bytes()),
         "registry": RegistryIOManager(naos_home=home),
     }
+    # Outputs that are not artifacts (the per-shot fan-out) go through Dagster's `io_manager`: on the S3 registry's
+    # bucket too, so a Celery worker on another host reads what a step elsewhere wrote (else files in DAGSTER_HOME).
+    step_io = step_io_manager_from_env(os.environ)
+    if step_io is not None:
+        found["io_manager"] = step_io
+    return found
 
 
 def build_definitions(project_file: str | None = None, naos_home: str | None = None) -> Definitions:

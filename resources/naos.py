@@ -9,6 +9,7 @@ from dagster import ConfigurableResource
 
 from engines.writing import library_root, load_outline, load_project, load_story_arc
 from io_managers import Registry
+from io_managers.registry import registry_from_env
 from schemas import EpisodeOutline, Project, StoryArc
 
 
@@ -68,13 +69,14 @@ class NaosProject(ConfigurableResource):
 
 
 class NaosHome(ConfigurableResource):
-    """`NAOS_HOME` (default .naos): artifacts/ is the registry, scratch/ holds renders in progress."""
+    """`NAOS_HOME` (default .naos): the registry (artifacts/, or S3: registry_from_env), scratch/ holds renders in
+    progress."""
 
     naos_home: str
     cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES  # §29.3: LRU budget for what only the cache holds
 
     def registry(self) -> Registry:
-        return Registry.local(Path(self.naos_home) / "artifacts")
+        return registry_from_env(self.naos_home)
 
     def canon_store(self):
         """The Canon Store (§6.1): DuckDB in the embedded default."""

@@ -2,83 +2,47 @@
 
 The server runs as a subprocess for this module. Without it the tests skip, except under CI=true, where a server
 that does not start fails them. Each test works under its own key prefix in one bucket. Transient errors come from a
-small HTTP proxy thread in front of moto that answers 500/503 to the first N requests it is told to fail."""
+small HTTP proxy thread in front of moto that answers 500/503 to the first N requests it is told to fail
+(tests/s3_server.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.request
+import re
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from botocore.retries.adaptive import ClientRateLimiter
+from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
 from io_managers import AuditError, AuditTrail, IntegrityError, Registry, cache_key
 from io_managers.registry import LocalStore, registry_from_env
+from io_managers.s3_settings import (
+    S3Settings,
+    SettingsError,
+    check_bucket,
+    registry_backend,
+    step_io_manager_from_env,
+)
 from io_managers.s3_store import S3Store, make_client
+from tests.s3_server import CREDS, CREDS_ENV, FlakyProxy, moto_server
 
 BUCKET = "naos-test"
-CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-        pytest.fail(f"moto S3 server unavailable under CI: {reason}")
-    pytest.skip(f"moto S3 server unavailable: {reason}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def moto_url(tmp_path_factory):
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("moto") / "server.log"  # a file, not a pipe: nobody drains a pipe, it would fill
-    with open(log, "wb") as out:
-        try:
-            proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                    stdout=out, stderr=subprocess.STDOUT)
-        except OSError as err:
-            _unavailable(f"cannot run moto.server: {err}")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                _unavailable(f"moto.server exited {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    _unavailable("moto.server did not answer within 30s")
-                time.sleep(0.1)
+    with moto_server(tmp_path_factory.mktemp("moto") / "server.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -373,82 +337,82 @@ def test_registry_from_env(tmp_path: Path, moto_url, client, monkeypatch):
     assert client.get_object(Bucket=BUCKET, Key=f"{prefix}/objects/{digest}")["Body"].read() == b"from the environment"
 
 
+def rate_limited(client) -> bool:
+    """botocore's adaptive mode is on: its client-side rate limiter listens before every send."""
+    handlers = client.meta.events._emitter._handlers.prefix_search("before-send.s3.PutObject")
+    return any(isinstance(getattr(h, "__self__", None), ClientRateLimiter) for h in handlers)
+
+
+def test_production_defaults_to_s3_and_naos_registry_overrides(tmp_path: Path):
+    production = {"NAOS_PROFILE": "production", "NAOS_REGISTRY_INDEX": "store"}
+    assert registry_backend({}) == "local" and registry_backend({"NAOS_PROFILE": "embedded"}) == "local"
+    assert registry_backend(production) == "s3"
+    assert registry_backend({**production, "NAOS_REGISTRY": "local"}) == "local"
+    with pytest.raises(SettingsError, match="^NAOS_S3_BUCKET: not set"):
+        registry_from_env(tmp_path / "home", env=production)
+    assert isinstance(registry_from_env(tmp_path / "home", env={**production, "NAOS_REGISTRY": "local"}).store,
+                      LocalStore)
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), [
+    ("NAOS_S3_BUCKET", "Not_A_Bucket", "is not an S3 bucket name"),
+    ("NAOS_S3_BUCKET", "ab", "is not an S3 bucket name"),
+    ("NAOS_S3_ENDPOINT_URL", "127.0.0.1:9000", "is not an http(s)://host[:port] URL"),
+    ("NAOS_S3_MAX_ATTEMPTS", "0", "is not a whole number >= 1"),
+    ("NAOS_S3_MAX_ATTEMPTS", "three", "is not a whole number >= 1"),
+    ("NAOS_S3_RETRY_MODE", "legacy", "must be standard or adaptive"),
+    ("NAOS_S3_PREFIX", "a/../b", "has an empty, . or .. segment"),
+])
+def test_bad_s3_settings_name_the_variable(tmp_path: Path, variable: str, value: str, problem: str):
+    env = {"NAOS_REGISTRY": "s3", "NAOS_S3_BUCKET": BUCKET, variable: value}
+    with pytest.raises(SettingsError, match=f"^{variable}: .*{re.escape(problem)}") as err:
+        registry_from_env(tmp_path / "home", env=env)
+    assert err.value.variable == variable
+    assert not (tmp_path / "home").exists()  # nothing written
+
+
+def test_the_client_comes_from_dagster_aws_and_the_registry_is_cached(tmp_path: Path, moto_url, client,
+                                                                       monkeypatch):
+    for name, value in CREDS_ENV.items():
+        monkeypatch.setenv(name, value)
+    env = {"NAOS_REGISTRY": "s3", "NAOS_S3_BUCKET": BUCKET, "NAOS_S3_ENDPOINT_URL": moto_url,
+           "NAOS_S3_RETRY_MODE": "adaptive", "NAOS_S3_PREFIX": f"t/{uuid.uuid4().hex}"}
+    settings = S3Settings.from_env(env)
+    resource = settings.resource()
+    assert isinstance(resource, S3Resource) and resource.endpoint_url == moto_url and resource.max_attempts == 7
+    reg = registry_from_env(tmp_path / "home", env=env)
+    assert registry_from_env(tmp_path / "home", env=dict(env)) is reg  # one client per process and settings
+    assert registry_from_env(tmp_path / "home", env={**env, "NAOS_S3_MAX_ATTEMPTS": "2"}) is not reg
+    assert reg.store.client.meta.config.retries == {"mode": "standard", "total_max_attempts": 8}
+    assert rate_limited(reg.store.client) and not rate_limited(S3Settings(BUCKET).resource().get_client())
+    digest = reg.put_bytes(b"adaptive")
+    assert client.get_object(Bucket=BUCKET, Key=f"{settings.prefix}/objects/{digest}")["Body"].read() == b"adaptive"
+
+    step_io = settings.step_io_manager(resource)
+    assert isinstance(step_io, S3PickleIOManager)
+    assert (step_io.s3_bucket, step_io.s3_prefix) == (BUCKET, f"{settings.prefix}/dagster-io")
+    assert step_io_manager_from_env({"NAOS_REGISTRY": "local", "NAOS_S3_BUCKET": BUCKET}) is None
+
+
+def test_check_bucket_names_a_missing_bucket(moto_url, client, monkeypatch):
+    for name, value in CREDS_ENV.items():
+        monkeypatch.setenv(name, value)
+    check_bucket(S3Store(BUCKET, "t", client=client))  # exists: passes
+    check_bucket(LocalStore.__new__(LocalStore))  # not S3: nothing to check
+    with pytest.raises(SettingsError, match="^NAOS_S3_BUCKET: bucket 'no-such-bucket' at .* does not exist"):
+        check_bucket(S3Store("no-such-bucket", "t", client=client))
+    unreachable = make_client(endpoint_url="http://127.0.0.1:9", max_attempts=1, **CREDS)
+    with pytest.raises(SettingsError, match="^NAOS_S3_ENDPOINT_URL: cannot reach http://127.0.0.1:9"):
+        check_bucket(S3Store(BUCKET, "t", client=unreachable))
+
+
 # ---- transient errors --------------------------------------------------------------------------------------------
-
-
-class FlakyProxy:
-    """Forwards HTTP to moto, but answers the next `failures` requests with `status` (an S3 error document)."""
-
-    def __init__(self, upstream: str):
-        self.upstream = upstream.removeprefix("http://")
-        self.failures, self.status, self.injected, self.forwarded = 0, 500, 0, 0
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _handle(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with proxy.lock:
-                    fail = proxy.failures > 0
-                    if fail:
-                        proxy.failures -= 1
-                        proxy.injected += 1
-                    else:
-                        proxy.forwarded += 1
-                if fail:
-                    code = "InternalError" if proxy.status == 500 else "ServiceUnavailable"
-                    payload = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
-                               f"<Message>injected</Message><RequestId>proxy</RequestId></Error>").encode()
-                    self.send_response(proxy.status)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(payload)
-                    return
-                conn = http.client.HTTPConnection(proxy.upstream, timeout=30)
-                try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in {"connection", "keep-alive"}}
-                    conn.request(self.command, self.path, body=body, headers=headers)
-                    resp = conn.getresponse()
-                    payload = resp.read()
-                    self.send_response(resp.status)
-                    for k, v in resp.getheaders():
-                        if k.lower() not in {"connection", "keep-alive", "transfer-encoding", "content-length",
-                                             "server", "date"}:
-                            self.send_header(k, v)
-                    length = resp.getheader("Content-Length") if self.command == "HEAD" else len(payload)
-                    self.send_header("Content-Length", str(length or 0))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(payload)
-                finally:
-                    conn.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def fail_next(self, n: int, status: int = 500) -> None:
-        with self.lock:
-            self.failures, self.status, self.injected = n, status, 0
 
 
 @pytest.fixture(scope="module")
 def proxy(moto_url):
-    p = FlakyProxy(moto_url)
-    p.thread.start()
-    yield p
-    p.server.shutdown()
-    p.server.server_close()
+    with FlakyProxy(moto_url) as p:
+        yield p
 
 
 def _flaky_registry(proxy: FlakyProxy, tmp_path: Path, max_attempts: int) -> Registry:

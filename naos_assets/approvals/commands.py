@@ -21,10 +21,10 @@ def _say(msg: str) -> None:
 
 
 def _trail():
-    from io_managers import AuditTrail, Registry
-    from naos_assets.cli import naos_home
+    from io_managers import AuditTrail
+    from naos_assets.cli import naos_home, open_registry
 
-    return AuditTrail(Registry.local(naos_home() / "artifacts"))
+    return AuditTrail(open_registry(naos_home()))
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
