@@ -2,6 +2,13 @@
 
 from .artifact_io_manager import RegistryIOManager
 from .audit import AuditError, AuditTrail, Review
+from .record_index import (
+    PostgresRecordIndex,
+    RecordIndex,
+    RecordIndexUnavailable,
+    StoreRecordIndex,
+    record_index_from_env,
+)
 from .registry import (
     CacheEntry,
     IntegrityError,
@@ -13,12 +20,20 @@ from .registry import (
     sha256_file,
     site_id,
 )
+from .registry_check import CheckReport, Problem
 
 __all__ = [
     "AuditError",
     "AuditTrail",
     "Review",
     "CacheEntry",
+    "CheckReport",
+    "PostgresRecordIndex",
+    "Problem",
+    "RecordIndex",
+    "RecordIndexUnavailable",
+    "StoreRecordIndex",
+    "record_index_from_env",
     "IntegrityError",
     "LocalStore",
     "ObjectStore",

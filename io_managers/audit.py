@@ -5,19 +5,17 @@ of the record before it (`prev`) and its own sha256 over its canonical JSON with
 reordering or removing a past record breaks the chain at that point and `verify()` names it. (Dropping the newest
 records leaves a shorter valid chain; `naos approvals --verify` prints the head so it can be kept elsewhere.)
 
-Appends take an exclusive lock (a file in the registry's local scratch folder), so concurrent runs and CLI
-invocations on one machine never write the same sequence number twice.
+An append reads the trail and writes `audit/<last seq + 1>.json` with the store's `put_if_absent` (link(2) on a
+local store, a conditional PUT on S3): when another writer took that number first, it reads the trail again and
+tries the next one. So writers on any number of machines, sharing a scratch folder or not, never replace a record.
 
 Plain Python: the checkpoint assets, the approvals sensor and `naos approve` all use this class.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 from .registry import Registry
 
 GENESIS = "0" * 64
+MAX_ATTEMPTS = 1000  # an append loses a race only to another append that succeeded; this bounds a broken store
 DECISIONS = ("requested", "approved", "rejected")
 FIELDS = ("project_id", "episode_id", "checkpoint", "artifact", "artifact_sha256", "decision", "by", "note",
           "run_id", "link", "details")
@@ -55,21 +54,11 @@ class AuditTrail:
         self.registry = registry
         self.store = registry.store
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.registry.scratch.mkdir(parents=True, exist_ok=True)
-        with open(self.registry.scratch / "audit.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _keys(self) -> list[str]:
+    def record_keys(self) -> list[str]:
         return sorted(k for k in self.store.list("audit/") if k.endswith(".json"))
 
     def records(self) -> list[dict]:
-        return [json.loads(self.store.get_bytes(k)) for k in self._keys()]
+        return [json.loads(self.store.get_bytes(k)) for k in self.record_keys()]
 
     def append(self, *, project_id: str, episode_id: str, checkpoint: str, artifact: str, artifact_sha256: str,
                decision: str, by: str, note: str = "", run_id: str = "", link: str = "",
@@ -78,25 +67,24 @@ class AuditTrail:
             raise ValueError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
         if not by.strip():
             raise ValueError("an audit record needs who made it (--by)")
-        with self._locked():
-            keys = self._keys()
-            prev = json.loads(self.store.get_bytes(keys[-1])) if keys else None
-            record = {
-                "seq": (prev["seq"] + 1) if prev else 1,
-                "prev": prev["sha256"] if prev else GENESIS,
-                "at": (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
+        body = {"at": (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
                 "project_id": project_id, "episode_id": episode_id, "checkpoint": checkpoint, "artifact": artifact,
                 "artifact_sha256": artifact_sha256, "decision": decision, "by": by, "note": note, "run_id": run_id,
-                "link": link, "details": details or {},
-            }
+                "link": link, "details": details or {}}
+        for _ in range(MAX_ATTEMPTS):
+            keys = self.record_keys()
+            prev = json.loads(self.store.get_bytes(keys[-1])) if keys else None
+            record = {"seq": (prev["seq"] + 1) if prev else 1, "prev": prev["sha256"] if prev else GENESIS, **body}
             record["sha256"] = record_sha(record)
-            self.store.put_bytes(f"audit/{record['seq']:08d}.json", _canonical(record) + b"\n")
-        return record
+            if self.store.put_if_absent(f"audit/{record['seq']:08d}.json", _canonical(record) + b"\n"):
+                return record
+        raise AuditError(f"could not append to the audit trail in {self.store!r}: sequence number taken "
+                         f"{MAX_ATTEMPTS} times in a row")
 
     def verify(self) -> str:
         """The head record's sha256 when every record is intact and chained; AuditError naming the first break."""
         prev = GENESIS
-        for seq, key in enumerate(self._keys(), 1):
+        for seq, key in enumerate(self.record_keys(), 1):
             record = json.loads(self.store.get_bytes(key))
             if record.get("seq") != seq or key != f"audit/{seq:08d}.json":
                 raise AuditError(f"{key}: expected record {seq} here (a record was removed or renumbered)")

@@ -4,6 +4,7 @@ Layout under the store's root (identical for every backend):
     objects/<sha256>                         bytes, written once (temp + rename), verified on read
     refs/<asset>/<partition>.json            which object an asset partition currently is
     records/<asset>/<partition>/<sha256>.json  how it was made: parents, params, code_version, origin, licence
+                                             (written once; or rows in PostgreSQL: record_index.py)
     cache/<cache key>.json                   stage reuse: inputs' hashes + params + code_version -> object,
                                              with its size and when it was made / last used / expires (§29.3)
 
@@ -29,7 +30,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from .record_index import RecordIndex, StoreRecordIndex
+
+if TYPE_CHECKING:
+    from .registry_check import CheckReport
 
 CHUNK = 1 << 20
 
@@ -75,6 +81,28 @@ class ObjectStore(ABC):
         """Bytes stored at `key` (FileNotFoundError when absent). Backends override this with a cheaper stat."""
         return len(self.get_bytes(key))
 
+    @abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Atomically write `data` at `key` unless the key exists: True when written, False when it already was
+        (then nothing is changed). Two racing writers of one key: exactly one gets True."""
+
+    def iter_bytes(self, key: str) -> Iterator[bytes]:
+        """`key`'s bytes in chunks, for hashing big objects without holding them (FileNotFoundError when absent)."""
+        yield self.get_bytes(key)
+
+    def temp_keys(self) -> Iterator[str]:
+        """Unfinished writes a crashed writer may have left (temp files, incomplete uploads); none by default."""
+        return iter(())
+
+    def versioned(self) -> bool:
+        """Whether the store keeps earlier versions of a key (an S3 bucket with versioning)."""
+        return False
+
+    def rewrites(self, folder: str) -> Iterator[tuple[str, int]]:
+        """Keys under `folder` stored in several versions of different bytes, with their version count; a store
+        without versions cannot tell (its check hashes the current bytes instead)."""
+        return iter(())
+
 
 class LocalStore(ObjectStore):
     def __init__(self, root: str | Path):
@@ -110,6 +138,32 @@ class LocalStore(ObjectStore):
     def put_file(self, key: str, path: Path) -> None:
         with self._writer(key) as out, open(path, "rb") as src:
             shutil.copyfileobj(src, out, CHUNK)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        # link(2) refuses an existing target, so the complete temp file appears at `key` only if nobody was first.
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, target)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def iter_bytes(self, key: str) -> Iterator[bytes]:
+        with open(self._path(key), "rb") as fh:
+            yield from iter(lambda: fh.read(CHUNK), b"")
+
+    def temp_keys(self) -> Iterator[str]:
+        for p in sorted(self.root.rglob(".tmp-*")):
+            if p.is_file() and p.relative_to(self.root).parts[0] != "scratch":  # scratch is local, not the registry
+                yield p.relative_to(self.root).as_posix()
 
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -205,9 +259,10 @@ class PruneReport:
 
 
 class Registry:
-    def __init__(self, store: ObjectStore, scratch: str | Path | None = None):
+    def __init__(self, store: ObjectStore, scratch: str | Path | None = None, index: RecordIndex | None = None):
         self.store = store
         self.scratch = Path(scratch or tempfile.gettempdir())
+        self.index = index if index is not None else StoreRecordIndex(store)  # records/ in the store by default
 
     @classmethod
     def local(cls, root: str | Path) -> Registry:
@@ -295,14 +350,22 @@ class Registry:
             "compute_origin": compute_origin, "media_type": media_type, "provenance": provenance or {},
             "run_id": run_id, "created_at": _now(), "site_id": site_id(),
         }
-        key = f"records/{self._name(asset, partition)}/{sha}.json"
-        if not self.store.exists(key):  # the first record of an artifact is its birth certificate
-            self.store.put_bytes(key, _json(record))
+        self.index.put(record)  # the first record of an artifact is its birth certificate: a later one is dropped
         return record
 
     def get_record(self, asset: str, partition: str | None, sha: str) -> dict | None:
-        key = f"records/{self._name(asset, partition)}/{sha}.json"
-        return json.loads(self.store.get_bytes(key)) if self.store.exists(key) else None
+        return self.index.get(asset, partition, sha)
+
+    def iter_records(self, asset: str | None = None, partition: str | None = None) -> Iterator[dict]:
+        """Every readable record (of `asset`, and its `partition` when given), in (asset, partition, sha256) order
+        for the PostgreSQL index and key order for the store's."""
+        return (r.record for r in self.index.scan(asset, partition) if r.record is not None)
+
+    def check(self) -> CheckReport:
+        """The consistency walk (refs, records, objects, temp keys, versions, audit chain): see registry_check."""
+        from .registry_check import check
+
+        return check(self)
 
     # ---- cache (§29.3): entries with size and times, LRU pruning, expiry, live objects kept ----------
 
@@ -531,16 +594,27 @@ def cache_key(stage: str, inputs: dict[str, str], params: dict[str, Any], code_v
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def registry_from_env(naos_home: str | Path, env: dict[str, str] | None = None) -> Registry:
-    """The registry NAOS_REGISTRY names: "local" (default: $NAOS_HOME/artifacts) or "s3" (S3Store.from_env; the
-    local scratch stays $NAOS_HOME/artifacts/scratch). See docs/DEPLOY.md."""
-    env = dict(os.environ) if env is None else env
-    backend = (env.get("NAOS_REGISTRY") or "local").strip().lower()
-    root = Path(naos_home) / "artifacts"
-    if backend == "local":
-        return Registry.local(root)
-    if backend == "s3":
-        from .s3_store import S3Store  # boto3 only when asked for
+_REGISTRIES: dict[tuple, Registry] = {}  # per process: an S3 client costs ~50 ms to build, and steps ask per call
 
-        return Registry(S3Store.from_env(env), scratch=root / "scratch")
-    raise ValueError(f"NAOS_REGISTRY must be local or s3, not {backend!r}")
+
+def registry_from_env(naos_home: str | Path, env: dict[str, str] | None = None) -> Registry:
+    """The registry this deployment uses (docs/DEPLOY.md, "S3 artifact registry"): NAOS_REGISTRY=local
+    ($NAOS_HOME/artifacts) or s3 (default under NAOS_PROFILE=production; the client is dagster-aws's S3Resource),
+    its records index from record_index_from_env. Local scratch stays $NAOS_HOME/artifacts/scratch. Bad or missing
+    settings raise ValueError naming the variable. Cached per process and settings."""
+    from .record_index import record_index_from_env
+    from .s3_settings import S3Settings, registry_backend
+
+    env = dict(os.environ) if env is None else dict(env)
+    root = Path(naos_home).resolve() / "artifacts"
+    key = (os.getpid(), str(root), tuple(sorted((k, v) for k, v in env.items() if k.startswith(("NAOS_", "AWS_")))))
+    if key not in _REGISTRIES:
+        if registry_backend(env) == "s3":
+            from .s3_store import S3Store
+
+            settings = S3Settings.from_env(env)
+            store: ObjectStore = S3Store(settings.bucket, settings.prefix, client=settings.resource().get_client())
+        else:
+            store = LocalStore(root)
+        _REGISTRIES[key] = Registry(store, scratch=root / "scratch", index=record_index_from_env(env, store))
+    return _REGISTRIES[key]

@@ -6,8 +6,9 @@ default, NAOS_S3_MAX_ATTEMPTS total attempts, default 8), never by hand-written 
 
 What S3 gives and what it does not (docs/DEPLOY.md, "S3 artifact registry"):
   * a PUT is atomic: readers see the old object or the whole new one, never part of it (so no temp + rename);
-  * there is no rename and no compare-and-swap here: two writers of one key race, last writer wins. The registry
-    only relies on that for refs and cache entries (last writer wins locally too); objects are content-addressed.
+  * there is no rename; plain PUTs race and the last writer wins (refs and cache entries, as locally; objects are
+    content-addressed). Where the first writer must win (audit records, birth-certificate records) `put_if_absent`
+    sends a conditional PUT (`If-None-Match: *`, AWS since 2024-08, MinIO, moto): 412 means the key was there.
 
 Plain Python; boto3 is imported here only, so the local backend never needs it.
 """
@@ -15,8 +16,10 @@ Plain Python; boto3 is imported here only, so the local backend never needs it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,13 @@ from .registry import ObjectStore
 
 DEFAULT_MAX_ATTEMPTS = 8
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+_TAKEN = {"PreconditionFailed", "ConditionalRequestConflict"}  # 412: the key exists; 409: a racing conditional PUT
 _TRANSFER = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=16 << 20)
+
+
+def _taken(err: ClientError) -> bool:
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return str(err.response.get("Error", {}).get("Code")) in _TAKEN or status in (409, 412)
 
 
 def _missing(err: ClientError) -> bool:
@@ -112,6 +121,16 @@ class S3Store(ObjectStore):
         # One PUT is atomic on S3: readers see the previous object or all of this one.
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        # A 409 (another conditional PUT of this key in flight) counts as taken too: callers re-read and move on.
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*")
+        except ClientError as err:
+            if _taken(err):
+                return False
+            raise
+        return True
+
     def put_file(self, key: str, path: Path) -> None:
         # Streams; multipart above 64 MiB (a multipart upload only becomes visible once completed, so still atomic).
         path = Path(path)
@@ -128,6 +147,17 @@ class S3Store(ObjectStore):
             raise
         with contextlib.closing(response["Body"]) as body:
             return body.read()
+
+    def iter_bytes(self, key: str, version_id: str | None = None) -> Iterator[bytes]:
+        extra = {"VersionId": version_id} if version_id else {}
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)
+        except ClientError as err:
+            if _missing(err):
+                raise FileNotFoundError(f"s3://{self.bucket}/{self._key(key)}") from err
+            raise
+        with contextlib.closing(response["Body"]) as body:
+            yield from body.iter_chunks(1 << 20)
 
     def local_path(self, key: str, scratch: Path) -> Path:
         """A copy in `scratch/s3/<bucket>/<prefix>/<key>`, downloaded to a temp name and renamed into place. A copy
@@ -171,3 +201,41 @@ class S3Store(ObjectStore):
 
     def size(self, key: str) -> int:
         return int(self._head(key)["ContentLength"])
+
+    def temp_keys(self) -> Iterator[str]:
+        """Keys named like temp files (no NAOS writer makes them) and multipart uploads never completed or aborted
+        (invisible as keys, but they hold storage until a lifecycle rule or an abort removes them)."""
+        for key in self.list(""):
+            if key.rsplit("/", 1)[-1].startswith(".tmp-"):
+                yield key
+        strip = len(f"{self.prefix}/") if self.prefix else 0
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""):
+            for upload in page.get("Uploads", []):
+                yield f"{upload['Key'][strip:]} (unfinished multipart upload {upload['UploadId']})"
+
+    def versioned(self) -> bool:
+        """Whether the bucket keeps old versions (versioning enabled now, or suspended after it was)."""
+        return self.client.get_bucket_versioning(Bucket=self.bucket).get("Status") in ("Enabled", "Suspended")
+
+    def rewrites(self, folder: str) -> Iterator[tuple[str, int]]:
+        """Keys under `folder` the bucket holds in two or more versions with different bytes, with their version
+        count. Versions with equal ETags are equal; different ETags (a multipart upload's ETag is not an MD5) are
+        settled by hashing each version, streamed."""
+        if not self.versioned():
+            return
+        strip = len(f"{self.prefix}/") if self.prefix else 0
+        versions: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        paginator = self.client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self._key(folder.strip('/'))}/"):
+            for v in page.get("Versions", []):  # delete markers are listed apart and hold no bytes
+                versions[v["Key"][strip:]].append((v["VersionId"], v["ETag"]))
+        for key, found in sorted(versions.items()):
+            if len({etag for _, etag in found}) > 1 and len({self._version_sha(key, vid) for vid, _ in found}) > 1:
+                yield key, len(found)
+
+    def _version_sha(self, key: str, version_id: str) -> str:
+        h = hashlib.sha256()
+        for chunk in self.iter_bytes(key, version_id):
+            h.update(chunk)
+        return h.hexdigest()
