@@ -6,6 +6,7 @@ Exit codes: 0 done, 2 bad input, 3 blocked by a gate, 4 pipeline failure, 5 wait
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -130,12 +131,34 @@ def preflight(project_file: Path, episode: str):
 
 
 def executor_config(workers: int) -> dict:
-    """In-process for one worker (milliseconds a step); Dagster's multiprocess executor for more, forking each
-    step from a server that has NAOS imported already, so a step starts in well under a second."""
-    if workers <= 1:
-        return {"in_process": {}}
-    return {"multiprocess": {"max_concurrent": workers, "start_method": {
-        "forkserver": {"preload_modules": ["naos_assets.definitions"]}}}}
+    """The run's executor (naos_assets/executors.py): multiprocess for --workers N>1, else NAOS_EXECUTOR's choice.
+    Celery is checked once per command: a queue no live worker serves would leave the run waiting for ever, so
+    that is exit 2 before any run starts."""
+    from naos_assets.executors import executor_config as choose
+
+    try:
+        config = choose(workers)
+    except ValueError as exc:
+        _bad_instance(str(exc))
+    if "celery" in config:
+        _check_celery_workers()
+    return config
+
+
+@functools.cache  # once per command: a failed check exits, so only success is kept
+def _check_celery_workers() -> None:
+    from naos_assets.executors import NEEDED_QUEUES, celery_app, served_queues
+
+    broker = os.environ.get("NAOS_CELERY_BROKER") or "the default broker (NAOS_CELERY_BROKER unset)"
+    try:
+        served = served_queues(celery_app())
+    except Exception as exc:  # kombu's connection errors vary by transport
+        _bad_instance(f"NAOS_CELERY_BROKER: cannot reach {broker}: {exc}")
+    missing = [q for q in NEEDED_QUEUES if not any(q in queues for queues in served.values())]
+    if missing:
+        _bad_instance(f"NAOS_EXECUTOR=celery: no Celery worker on {broker} serves {', '.join(missing)} "
+                      f"(live workers: {', '.join(served) or 'none'}): start `naos worker` (docs/DEPLOY.md, "
+                      f"\"Celery workers\"), or set NAOS_EXECUTOR=in_process")
 
 
 def open_location(project_file: Path):
@@ -550,6 +573,31 @@ def cmd_queues(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A Celery worker for the NAOS code location, in the foreground: it runs the steps of the queues it serves,
+    writing to the instance each run lives in (docs/DEPLOY.md, "Celery workers")."""
+    from naos_assets.executors import node_name, parse_queues, run_worker
+
+    try:
+        queues = parse_queues(args.queues)
+    except ValueError as exc:
+        _say(f"bad input: {exc}")
+        return EXIT_BAD_INPUT
+    if args.concurrency < 1:
+        _say(f"bad input: --concurrency: {args.concurrency} (a worker needs at least one process)")
+        return EXIT_BAD_INPUT
+    home = naos_home()
+    os.environ["NAOS_HOME"] = str(home)  # the code location's resources read these, as under `naos render`
+    if args.project:
+        os.environ["NAOS_PROJECT"] = str(Path(args.project).resolve())
+    dagster_instance(home)  # the profile's settings checked (exit 2), DAGSTER_HOME set as for `naos render`
+    name = node_name(args.name)
+    _say(f"worker {name}: serving {', '.join(queues)} with {args.concurrency} process(es) on "
+         f"{os.environ.get('NAOS_CELERY_BROKER') or 'the default broker'}; NAOS_HOME={home}, "
+         f"NAOS_PROJECT={os.environ.get('NAOS_PROJECT', '(default)')}")
+    return run_worker(queues, args.concurrency, name)
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas.export import export_json_schemas
 
@@ -614,6 +662,13 @@ def main(argv: list[str] | None = None) -> int:
     queues = sub.add_parser("queues", help="the §13 queues (Dagster pools): limits, slots in use, steps waiting")
     queues.add_argument("--json", action="store_true")
     queues.set_defaults(func=cmd_queues)
+    worker = sub.add_parser("worker", help="a Celery worker running the steps of some §13 queues (NAOS_EXECUTOR=celery)")
+    worker.add_argument("--queues", help="comma-separated, of cpu_queue, local_ai_queue, media_queue, "
+                                         "external_ai_queue (default all four)")
+    worker.add_argument("--concurrency", type=int, default=1, help="steps run at once (prefork processes; default 1)")
+    worker.add_argument("--name", help="Celery node name (default naos-<pid>; @<host> is added when missing)")
+    worker.add_argument("--project", help="project.yaml the steps read (default NAOS_PROJECT, as for the UI)")
+    worker.set_defaults(func=cmd_worker)
     schemas = sub.add_parser("schemas", help="export JSON Schemas")
     schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
     schemas.set_defaults(func=cmd_schemas)

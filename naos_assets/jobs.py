@@ -1,13 +1,19 @@
-"""Jobs. In-process by default (a step costs milliseconds, a spawned process seconds); `multiprocess` in the run
-config (or `naos render --workers N`) renders N shots at once."""
+"""Jobs, all on naos_executor (naos_assets/executors.py). In-process by default (a step costs milliseconds, a spawned
+process seconds); `multiprocess` in the run config (or `naos render --workers N`) renders N shots at once; `celery`
+(NAOS_EXECUTOR=celery, the default under NAOS_PROFILE=production) sends each step to the Celery workers of its
+queue. The default run config (UI, sensors, schedules, backfills) is the environment's choice, read at load."""
 
-from dagster import AssetSelection, define_asset_job, multi_or_in_process_executor
+from dagster import AssetSelection, define_asset_job
+
+from .executors import default_run_config, naos_executor
+
+DEFAULT_CONFIG = default_run_config()
 
 render_episode = define_asset_job(
     "render_episode",
     selection=AssetSelection.groups("narrative", "canon", "writing", "approvals", "audio", "film", "media", "render"),
-    executor_def=multi_or_in_process_executor,
-    config={"execution": {"config": {"in_process": {}}}},
+    executor_def=naos_executor,
+    config=DEFAULT_CONFIG,
     description="Arc/outline -> plan -> canon + context -> Script -> Canon Gate -> ShotList -> AssetManifest -> "
                 "RenderPlan -> shot clips -> RenderOutput, paused at the §27 checkpoints the project turns on.",
 )
@@ -16,8 +22,8 @@ render_episode = define_asset_job(
 canon_check = define_asset_job(
     "canon_check",
     selection=AssetSelection.groups("narrative", "canon", "writing") | AssetSelection.assets("canon_diff_approval"),
-    config={"execution": {"config": {"in_process": {}}}},
-    executor_def=multi_or_in_process_executor,
+    config=DEFAULT_CONFIG,
+    executor_def=naos_executor,
     description="Everything up to the Canon Gate: plan, CanonDiff, canon snapshot, context pack, script, gate, "
                 "and the CanonDiff's approval checkpoint.",
 )
@@ -25,13 +31,13 @@ canon_check = define_asset_job(
 # The season's .m4b, once every episode is rendered (`naos audiobook`).
 season_audiobook_job = define_asset_job(
     "season_m4b", selection=AssetSelection.groups("audiobook"),
-    config={"execution": {"config": {"in_process": {}}}}, executor_def=multi_or_in_process_executor,
+    config=DEFAULT_CONFIG, executor_def=naos_executor,
     description="The season as one .m4b with a chapter per episode.",
 )
 
 # One-way publish behind the quality and rights gates (`naos publish`); the episode must be rendered first.
 publish_episode = define_asset_job(
     "publish_episode", selection=AssetSelection.groups("publish"),
-    config={"execution": {"config": {"in_process": {}}}}, executor_def=multi_or_in_process_executor,
+    config=DEFAULT_CONFIG, executor_def=naos_executor,
     description="Quality gates + §25.4 rights gate, then the episode's files to $NAOS_HOME/published.",
 )

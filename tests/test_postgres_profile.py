@@ -56,7 +56,8 @@ def pg_env():
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield {**PG, "NAOS_PG_DB": name, "NAOS_PROFILE": "production"}
+        # in-process: this file tests the storage; tests/test_celery.py runs production on its Celery workers
+        yield {**PG, "NAOS_PG_DB": name, "NAOS_PROFILE": "production", "NAOS_EXECUTOR": "in_process"}
     finally:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -28,6 +28,7 @@ from schemas import Approval, AssetManifest, CanonDiff, GateReport, RenderPlan, 
 
 from ..media.assets import build_resolver
 from ..partitions import episodes
+from ..queues import on_queue
 from ..stage import EXIT_GATE_BLOCKED, bad_input
 
 CHECKPOINT_VERSION = "checkpoint@1"
@@ -113,7 +114,7 @@ def _request_alert(context: AssetExecutionContext, naos: NaosHome, episode: str,
 
 def _checkpoint_asset(name: str, checkpoint_name: str, description: str):
     return asset(name=name, partitions_def=episodes, io_manager_key="registry", code_version=CHECKPOINT_VERSION,
-                 group_name="approvals", kinds=KINDS, output_required=False,
+                 group_name="approvals", kinds=KINDS, output_required=False, **on_queue(None),
                  description=f"§27 {checkpoint_name}: {description}")
 
 

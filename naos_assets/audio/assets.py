@@ -31,13 +31,13 @@ from schemas import (
 
 from ..media.files import asset_path
 from ..partitions import episodes
-from ..queues import CPU_QUEUE, LOCAL_AI_QUEUE
+from ..queues import CPU_QUEUE, LOCAL_AI_QUEUE, on_queue
 from ..stage import EXIT_PIPELINE_FAILED, bad_input, stage_output
 
 SEASON_VERSION = "season-m4b@1"
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=VOICE_VERSION, group_name="audio", pool=LOCAL_AI_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=VOICE_VERSION, group_name="audio", **on_queue(LOCAL_AI_QUEUE),
        kinds={"audio"}, deps=[AssetDep("canon_gate"), AssetDep("canon_diff_approval")],
        description="Voice-over (§19.0 Audio): every line voiced by its speaker's espeak-ng profile "
                                     "before the timing lock; TTS takes cached in the registry by (text, voice, engine).")
@@ -69,7 +69,7 @@ def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosH
     )
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PACKET_VERSION, group_name="audio", pool=CPU_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PACKET_VERSION, group_name="audio", **on_queue(CPU_QUEUE),
        kinds={"json", "csv"}, deps=[AssetDep("shotlist_timing_lock")],
        description="Recording packet: every line by speaker with its id, text, emotion, target "
                                           "duration and scene, for human voice actors (JSON; `naos render` adds CSV).")
@@ -81,7 +81,7 @@ def recording_packet(context: AssetExecutionContext, naos: NaosHome, shot_list: 
     )
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=MIX_VERSION, group_name="audio", pool=CPU_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=MIX_VERSION, group_name="audio", **on_queue(CPU_QUEUE),
        kinds={"audio"}, description="The episode mix after the timing lock: takes fitted to their slots (±10 % atempo), "
                                     "music ducked under dialogue, mixed scene by scene (segments cached in the "
                                     "registry), one gain and a true-peak limiter to the project's target.")
@@ -136,7 +136,7 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
     )
 
 
-@asset(io_manager_key="registry", code_version=SEASON_VERSION, group_name="audiobook", pool=CPU_QUEUE, kinds={"audio"},
+@asset(io_manager_key="registry", code_version=SEASON_VERSION, group_name="audiobook", **on_queue(CPU_QUEUE), kinds={"audio"},
        deps=[AssetDep("render_output", partition_mapping=AllPartitionMapping())],
        description="The season as one .m4b, a chapter per episode, from the episodes' audiobooks (seed 000).")
 def season_audiobook(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[SeasonAudiobook]:

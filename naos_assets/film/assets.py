@@ -7,12 +7,12 @@ from resources import NaosHome, NaosProject
 from schemas import AssetManifest, Script, ShotList, VoiceOver
 
 from ..partitions import episodes
-from ..queues import CPU_QUEUE
+from ..queues import CPU_QUEUE, on_queue
 from ..stage import bad_input, stage_output
 
 
 # The Canon Gate stands between the script and everything downstream: a blocked episode gets no shots.
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLANNER_VERSION, group_name="film", pool=CPU_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLANNER_VERSION, group_name="film", **on_queue(CPU_QUEUE),
        kinds={"json"}, deps=[AssetDep("canon_gate"), AssetDep("canon_diff_approval")],
        description="ShotList (§5.6): shot templates, durations sized to the voice-over, and the timing_lock_hash; "
                    "after the Canon Gate.")
@@ -28,7 +28,7 @@ def shot_list(context: AssetExecutionContext, naos: NaosHome, script: Script,
     )
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=MANIFEST_VERSION, group_name="film", pool=CPU_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=MANIFEST_VERSION, group_name="film", **on_queue(CPU_QUEUE),
        kinds={"json"}, deps=[AssetDep("shotlist_timing_lock")], description="AssetManifest (§5.7): character packs, backgrounds and VO lines the shots need.")
 def asset_manifest(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
                    shot_list: ShotList) -> Output[AssetManifest]:

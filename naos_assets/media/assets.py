@@ -21,7 +21,7 @@ from resources import NaosHome, NaosProject
 from schemas import AssetManifest, RenderPlan, canonical_json, sha256_bytes
 
 from ..partitions import episodes
-from ..queues import MEDIA_QUEUE
+from ..queues import MEDIA_QUEUE, on_queue
 from ..stage import EXIT_BAD_INPUT, bad_input, stage_output
 
 
@@ -60,7 +60,7 @@ class RenderPlanConfig(Config):
     profile: str = "preview_local"
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLAN_VERSION, group_name="media", pool=MEDIA_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLAN_VERSION, group_name="media", **on_queue(MEDIA_QUEUE),
        kinds={"json"}, deps=[AssetDep("external_spend_approval")], description="RenderPlan (§5.8): resolved asset URIs with hashes and fallbacks, and the profile.")
 def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, project: NaosProject, naos: NaosHome,
                 asset_manifest: AssetManifest) -> Output[RenderPlan]:

@@ -7,11 +7,11 @@ from resources import NaosHome, NaosProject
 from schemas import EpisodePlan, StoryArc
 
 from ..partitions import episodes
-from ..queues import LOCAL_AI_QUEUE
+from ..queues import LOCAL_AI_QUEUE, on_queue
 from ..stage import bad_input, stage_output
 
 
-@asset(io_manager_key="registry", code_version=PLANNER, group_name="narrative", pool=LOCAL_AI_QUEUE, kinds={"json"},
+@asset(io_manager_key="registry", code_version=PLANNER, group_name="narrative", **on_queue(LOCAL_AI_QUEUE), kinds={"json"},
        description="Story Arc (§4): the season's arcs and their episode beats, from the project's arc file.")
 def story_arc(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[StoryArc]:
     with bad_input():
@@ -24,7 +24,7 @@ def story_arc(context: AssetExecutionContext, project: NaosProject, naos: NaosHo
     )
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLANNER, group_name="narrative", pool=LOCAL_AI_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLANNER, group_name="narrative", **on_queue(LOCAL_AI_QUEUE),
        kinds={"json"}, description="Episode Plan (§4): the outline, or the arc's beat expanded when there is none.")
 def episode_plan(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
                  story_arc: StoryArc) -> Output[EpisodePlan]:

@@ -14,7 +14,7 @@ from resources import NaosHome, NaosProject
 from schemas import PublishRecord, RenderOutput, RenderPlan, RightsOverride
 
 from ..partitions import episodes
-from ..queues import MEDIA_QUEUE
+from ..queues import MEDIA_QUEUE, on_queue
 from ..stage import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, bad_input
 
 PUBLISH_VERSION = "publish@1"
@@ -37,7 +37,7 @@ def _override(config: PublishConfig) -> RightsOverride | None:
     return RightsOverride(approver=config.approver.strip(), reason=config.reason.strip())
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PUBLISH_VERSION, group_name="publish", pool=MEDIA_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PUBLISH_VERSION, group_name="publish", **on_queue(MEDIA_QUEUE),
        kinds={"json"}, description="One-way publish behind the quality and rights gates (§15, §25.4); an override of "
                                    "the rights gate records its approver in the PublishRecord.")
 def publish(context: AssetExecutionContext, config: PublishConfig, project: NaosProject, naos: NaosHome,

@@ -66,7 +66,7 @@ from schemas import (
 
 from ..media.files import asset_path
 from ..partitions import episodes
-from ..queues import CPU_QUEUE
+from ..queues import CPU_QUEUE, on_queue
 from ..stage import bad_input, stage_output
 
 EPISODE_VERSION = "episode-concat@4"  # + credits, the attribution end card and the rights gate
@@ -84,7 +84,7 @@ def _sha_json(data: dict) -> str:
 
 
 # `approved` (Nothing): the character pack checkpoint; when it pauses, no shot is drawn.
-@op(ins={"approved": In(Nothing)}, out=DynamicOut(dict), description="One render step per shot of the locked ShotList.")
+@op(ins={"approved": In(Nothing)}, out=DynamicOut(dict), **on_queue(None, op=True), description="One render step per shot of the locked ShotList.")
 def plan_shot_steps(render_plan: RenderPlan, shot_list: ShotList):
     if render_plan.timing_lock_hash != shot_list.timing_lock_hash:
         raise Failure("RenderPlan and ShotList disagree on the timing lock: re-materialize the render plan")
@@ -92,7 +92,7 @@ def plan_shot_steps(render_plan: RenderPlan, shot_list: ShotList):
         yield DynamicOutput({"shot": shot.model_dump(mode="json")}, mapping_key=shot.id)
 
 
-@op(retry_policy=RetryPolicy(max_retries=2, delay=1), pool=CPU_QUEUE,
+@op(retry_policy=RetryPolicy(max_retries=2, delay=1), **on_queue(CPU_QUEUE, op=True),
     description="Encode one shot clip, or reuse it by render key.")
 def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: NaosHome, step: dict,
                      render_plan: RenderPlan) -> dict:
@@ -137,7 +137,7 @@ def _shot_failure(shot: Shot, plan: RenderPlan, exc: RenderError) -> Failure:
     )
 
 
-@op(out=Out(io_manager_key="registry"), description="Record the episode's clips, in shot order, as the shot_clips artifact.")
+@op(out=Out(io_manager_key="registry"), **on_queue(None, op=True), description="Record the episode's clips, in shot order, as the shot_clips artifact.")
 def collect_clips(context: OpExecutionContext, clips: list[dict], render_plan: RenderPlan,
                   shot_list: ShotList) -> Output[ShotClips]:
     order = {s.id: i for i, s in enumerate(shot_list.shots)}
@@ -173,7 +173,7 @@ def shot_clips(render_plan: RenderPlan, shot_list: ShotList, character_pack_appr
 
 
 # §15 quality gates as Dagster asset checks beside the asset: a failing gate warns (it blocks publish, not preview).
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render", pool=CPU_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render", **on_queue(CPU_QUEUE),
        kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy with the mix, SRT and WebVTT "
                                     "captions, the episode audiobook (.m4a, a chapter per scene), quality gates.",
        check_specs=[AssetCheckSpec(name, asset="render_output", description=text)

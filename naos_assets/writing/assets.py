@@ -7,11 +7,11 @@ from resources import NaosHome
 from schemas import ContextPack, EpisodePlan, Script
 
 from ..partitions import episodes
-from ..queues import LOCAL_AI_QUEUE
+from ..queues import LOCAL_AI_QUEUE, on_queue
 from ..stage import stage_output
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=GENERATOR, group_name="writing", pool=LOCAL_AI_QUEUE,
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=GENERATOR, group_name="writing", **on_queue(LOCAL_AI_QUEUE),
        kinds={"json"}, description="Script (§5.5) from the episode plan and its context pack, by the deterministic "
                                    "template generator.")
 def script(context: AssetExecutionContext, naos: NaosHome, episode_plan: EpisodePlan,
