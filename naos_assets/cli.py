@@ -329,7 +329,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from naos_assets.backfill import backfill
 
     return backfill(Path(args.project).resolve(), season=args.season, episodes=args.episodes, profile=args.profile,
-                    workers=args.workers, out=Path(args.out))
+                    workers=args.workers, out=Path(args.out), concurrency=args.concurrency)
 
 
 def raise_alerts(home: Path, instance, run_id: str) -> None:
@@ -628,6 +628,9 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--episodes", help="comma-separated episode ids, e.g. s01e02,s01e03 (run in project order)")
     backfill.add_argument("--profile", default="preview_local", help="render profile (default preview_local)")
     backfill.add_argument("--workers", type=int, default=1, help="shot steps run at once in each run (as for render)")
+    backfill.add_argument("--concurrency", type=int, default=1,
+                          help="episodes rendered at once, each its own run and process, once the canon is settled "
+                               "in order (default 1: one episode after another)")
     backfill.add_argument("--out", default="out", help="folder for <episode>/... (as naos render --out) and "
                                                        "backfill.json (default out)")
     backfill.set_defaults(func=cmd_backfill)
