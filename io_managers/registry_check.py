@@ -83,6 +83,8 @@ def _objects(reg: Registry, report: CheckReport) -> set[str]:
     total = 0
     for key in reg.store.list("objects"):
         name = key[len("objects/"):]
+        if name.startswith(".tmp-"):
+            continue  # a temp key: reported as one below
         if not _is_sha(name):
             report.add("bad_object_key", key, "not a sha256 content address")
             continue

@@ -542,6 +542,20 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_registry(args: argparse.Namespace) -> int:
+    """`naos registry check`: the consistency walk (io_managers/registry_check.py); 0 consistent, 4 not."""
+    from io_managers import RecordIndexUnavailable
+
+    registry = open_registry(naos_home())
+    try:
+        report = registry.check()
+    except RecordIndexUnavailable as exc:
+        _say(str(exc))
+        return EXIT_FAILED
+    print(json.dumps(report.to_dict(), indent=2, sort_keys=True) if args.json else report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def _size(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -655,6 +669,10 @@ def main(argv: list[str] | None = None) -> int:
     cache.add_argument("--min-idle-minutes", type=float, default=60,
                        help="never evict entries used this recently (a run may be reading them); default 60")
     cache.set_defaults(func=cmd_cache)
+    registry = sub.add_parser("registry", help="check the artifact registry: refs, records, objects (exit 4 if not whole)")
+    registry.add_argument("action", choices=["check"])
+    registry.add_argument("--json", action="store_true", help="counts and problems as JSON")
+    registry.set_defaults(func=cmd_registry)
     cost = sub.add_parser("cost", help="cost per run, episode and season, and budget use (docs/ANALYTICS.md)")
     cost.add_argument("--project", required=True)
     cost.add_argument("--episode", help="only this episode, e.g. s01e01")
