@@ -1,14 +1,19 @@
-"""The registry's audit trail (§27.3): hash-chained records of review requests and decisions."""
+"""The registry's audit trail (§27.3): hash-chained records of review requests and decisions; concurrent appends
+from processes with separate scratch folders, on the local store and on S3 (moto's server, tests/s3_server.py)."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from io_managers import AuditError, AuditTrail, Registry
+from io_managers.registry import LocalStore
+from io_managers.s3_store import S3Store, make_client
+from tests.s3_server import CREDS, moto_server
 
 SHA_A, SHA_B = "a" * 64, "b" * 64
 
@@ -108,22 +113,50 @@ def test_bad_records_are_refused(trail):
     assert trail.records() == []
 
 
-def _append_many(root: str, start: int) -> None:
-    trail = AuditTrail(Registry.local(root))
-    for i in range(15):
-        _append(trail, "requested", sha=f"{start + i:064x}")
+BUCKET, WRITERS, EACH = "naos-audit", 3, 15
 
 
-def test_concurrent_appends_from_processes_keep_one_unbroken_chain(tmp_path):
-    root = str(tmp_path / "artifacts")
+def _registry(spec: dict, writer: int) -> Registry:
+    """Each writer its own registry object and its own scratch folder: separate machines or containers."""
+    scratch = f"{spec['scratch']}/{writer}"
+    if "url" in spec:
+        return Registry(S3Store(BUCKET, spec["prefix"], client=make_client(endpoint_url=spec["url"], **CREDS)),
+                        scratch=scratch)
+    return Registry(LocalStore(spec["root"]), scratch=scratch)
+
+
+def _append_many(spec: dict, writer: int, start) -> None:
+    trail = AuditTrail(_registry(spec, writer))
+    start.wait()
+    for i in range(EACH):
+        _append(trail, "requested", sha=f"{writer * 100 + i:064x}")
+
+
+@pytest.fixture(scope="module")
+def moto_url(tmp_path_factory):
+    with moto_server(tmp_path_factory.mktemp("moto") / "server.log") as url:
+        make_client(endpoint_url=url, **CREDS).create_bucket(Bucket=BUCKET)
+        yield url
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_concurrent_appends_from_processes_keep_one_unbroken_chain(backend, tmp_path, request):
+    spec = {"scratch": str(tmp_path / "scratch"), "root": str(tmp_path / "artifacts")}
+    if backend == "s3":
+        spec.update(url=request.getfixturevalue("moto_url"), prefix=f"t/{uuid.uuid4().hex}")
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_append_many, args=(root, n * 100)) for n in range(3)]
+    start = ctx.Barrier(WRITERS)
+    workers = [ctx.Process(target=_append_many, args=(spec, n, start)) for n in range(WRITERS)]
     for w in workers:
         w.start()
     for w in workers:
-        w.join(60)
+        w.join(300)
         assert w.exitcode == 0
-    trail = AuditTrail(Registry.local(root))
-    assert [r["seq"] for r in trail.records()] == list(range(1, 46))
-    assert len({r["artifact_sha256"] for r in trail.records()}) == 45
-    trail.verify()
+    reg = _registry(spec, 99)
+    trail = AuditTrail(reg)
+    records = trail.records()
+    assert [r["seq"] for r in records] == list(range(1, WRITERS * EACH + 1))
+    assert {r["artifact_sha256"] for r in records} == {f"{w * 100 + i:064x}" for w in range(WRITERS)
+                                                       for i in range(EACH)}  # no record replaced
+    assert trail.verify() == records[-1]["sha256"]
+    assert reg.check().ok

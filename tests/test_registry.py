@@ -317,3 +317,39 @@ def test_records_and_refs_are_json(reg: Registry):
     raw = (reg.store.root / "refs" / "canon" / "__all__.json").read_bytes()
     assert json.loads(raw)["sha256"] == digest
     assert raw.endswith(b"\n")
+
+
+# ---- put_if_absent: the first writer wins ------------------------------------------------------------------------
+
+
+def test_put_if_absent_writes_once_and_leaves_no_temp_file(tmp_path: Path):
+    store = LocalStore(tmp_path / "store")
+    assert store.put_if_absent("audit/00000001.json", b"first") is True
+    assert store.put_if_absent("audit/00000001.json", b"second") is False
+    assert (tmp_path / "store" / "audit" / "00000001.json").read_bytes() == b"first"
+    assert tmp_files(tmp_path / "store") == [] and list(store.temp_keys()) == []
+
+
+def _claim(root: str, writer: int, start, out) -> None:
+    store = LocalStore(root)
+    start.wait()
+    out.put((writer, [i for i in range(50) if store.put_if_absent(f"claims/{i}", str(writer).encode())]))
+
+
+def test_put_if_absent_racing_processes_exactly_one_wins_each_key(tmp_path: Path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # LocalStore only: no Dagster import to wait for
+    start, out = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_claim, args=(str(tmp_path / "store"), n, start, out)) for n in range(3)]
+    for p in procs:
+        p.start()
+    results = dict(out.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    wins = sorted(i for won in results.values() for i in won)
+    assert wins == list(range(50))  # each key claimed exactly once
+    for writer, won in results.items():
+        assert all((tmp_path / "store" / "claims" / str(i)).read_bytes() == str(writer).encode() for i in won)
+    assert tmp_files(tmp_path / "store") == []

@@ -452,3 +452,14 @@ def test_retries_give_up_after_max_attempts(proxy: FlakyProxy, tmp_path: Path):
     with pytest.raises(ClientError):
         reg.get_bytes(digest)
     assert proxy.injected == 3 and proxy.failures == 0
+
+
+def test_put_if_absent_is_a_conditional_put(store: S3Store, client):
+    sent: list[str | None] = []
+    client.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(
+        request.headers.get("If-None-Match")))
+    assert store.put_if_absent("audit/00000001.json", b"first") is True
+    assert store.put_if_absent("audit/00000001.json", b"second") is False  # 412 PreconditionFailed: nothing changed
+    assert store.get_bytes("audit/00000001.json") == b"first"
+    assert [h.decode() if isinstance(h, bytes) else h for h in sent[-2:]] == ["*", "*"]
+    assert list(store.temp_keys()) == [] and store.versioned() is False and list(store.rewrites("objects")) == []
