@@ -31,9 +31,8 @@ def earlier_episode_spend(registry, episode: str) -> float:
     is always there, unlike the analytics views (written after a run, maybe never). Each paid asset counts once
     (engines.media.paid_spend): one reused through the cache in later plans was bought once."""
     assets: list[dict] = []
-    for key in registry.store.list(f"records/render_plan/{episode}/"):
+    for record in registry.iter_records("render_plan", episode):  # the records index: store or PostgreSQL
         try:
-            record = json.loads(registry.store.get_bytes(key))
             provenance = record.get("provenance") or {}
             if provenance:
                 assets += [a for a in provenance.values() if isinstance(a, dict)]
