@@ -604,7 +604,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     os.environ["NAOS_HOME"] = str(home)  # the code location's resources read these, as under `naos render`
     if args.project:
         os.environ["NAOS_PROJECT"] = str(Path(args.project).resolve())
-    dagster_instance(home)  # the profile's settings checked (exit 2), DAGSTER_HOME set as for `naos render`
+    open_registry(home)  # as for `naos render`: registry and instance settings checked (exit 2) before serving
+    dagster_instance(home)  # and DAGSTER_HOME set
     name = node_name(args.name)
     _say(f"worker {name}: serving {', '.join(queues)} with {args.concurrency} process(es) on "
          f"{os.environ.get('NAOS_CELERY_BROKER') or 'the default broker'}; NAOS_HOME={home}, "
