@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import os
 import shutil
 import socket
@@ -65,7 +66,7 @@ def dagster_instance(home: Path):
     if profile not in INSTANCE_PROFILES:
         _bad_instance(f"NAOS_PROFILE: unknown profile {profile!r} (one of {', '.join(INSTANCE_PROFILES)})")
     if os.environ.get("DAGSTER_HOME"):
-        return DagsterInstance.get()
+        return _open_instance(DagsterInstance)
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
@@ -75,7 +76,66 @@ def dagster_instance(home: Path):
     if config.exists() and template.exists():
         _check_instance_profile(config, profile, template)
     os.environ["DAGSTER_HOME"] = str(dagster_home)  # so `dagster dev` in this shell and this run agree
-    return DagsterInstance.get()
+    return _open_instance(DagsterInstance)
+
+
+def _open_instance(instance_class):
+    """DagsterInstance.get(); a PostgreSQL server that cannot be reached (after dagster-postgres's own retries,
+    about 6 s) is one line and exit 4, before anything is run or written."""
+    root = logging.getLogger()
+    if not any(isinstance(f, _OneLinePgRetries) for f in root.filters):
+        root.addFilter(_OneLinePgRetries())
+    try:
+        return instance_class.get()
+    except Exception as exc:
+        if postgres_outage(exc) is None:
+            raise
+        _say(outage_message(exc, "nothing was run; start it (or fix NAOS_PG_*), then run the same command again"))
+        raise SystemExit(EXIT_FAILED) from None
+
+
+def postgres_outage(exc: BaseException) -> BaseException | None:
+    """The psycopg2 connection error behind `exc` (or dagster-postgres's "too many retries"), if `exc` means the
+    instance's PostgreSQL server went away; None for anything else."""
+    import psycopg2
+    from dagster_postgres.utils import DagsterPostgresException
+
+    found, seen = None, exc
+    while seen is not None:
+        if isinstance(seen, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+            return seen
+        if isinstance(seen, DagsterPostgresException):
+            found = seen
+        seen = seen.__cause__ or seen.__context__
+    return found
+
+
+def outage_message(exc: BaseException, then: str) -> str:
+    host, port, db = (os.environ.get(f"NAOS_PG_{k}") for k in ("HOST", "PORT", "DB"))
+    server = (f"NAOS_PG_HOST:NAOS_PG_PORT = {host}:{port}, NAOS_PG_DB={db}" if host
+              else f"the one {os.environ.get('DAGSTER_HOME')}/dagster.yaml names")
+    return f"the Dagster instance's PostgreSQL server ({server}) is unreachable: {_first_line(postgres_outage(exc))}; {then}"
+
+
+def _first_line(exc) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class _OneLinePgRetries(logging.Filter):
+    """dagster-postgres logs every connection retry on the root logger in several lines (psycopg2's message,
+    SQLAlchemy's link): one naos line for a streak of retries instead."""
+
+    last = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Retrying failed database connection"):
+            return True
+        if time.monotonic() - self.last > 60:
+            cause = postgres_outage(record.args[0]) if record.args else None
+            _say(f"PostgreSQL {os.environ.get('NAOS_PG_HOST')}:{os.environ.get('NAOS_PG_PORT')} unreachable, "
+                 f"retrying: {_first_line(cause) if cause else record.getMessage()}")
+        self.last = time.monotonic()
+        return False
 
 
 def _bad_instance(message: str):
@@ -699,6 +759,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         _say("interrupted; run the same command again to continue from the completed steps")
+        return EXIT_FAILED
+    except Exception as exc:  # the instance's PostgreSQL server went away mid-command: one line, not a traceback
+        if postgres_outage(exc) is None:
+            raise
+        _say(outage_message(exc, "the completed steps are kept; once it is back, run the same command again (the "
+                                 "next naos on this host marks a run it left started failed and frees its slots)"))
         return EXIT_FAILED
 
 
