@@ -121,6 +121,28 @@ def test_profile_change_rerenders_the_season_with_upstream_cache_hits(season):
         assert json.loads((out / episode / "RenderPlan.json").read_text())["profile"] == "standard_local"
 
 
+def test_concurrent_backfill_settles_the_canon_then_renders_runs_side_by_side(season):
+    """--concurrency 3: the canon goes through the gate in order (canon_check runs), then the three render runs at
+    once, each in its own process: the same bytes as the one-by-one backfill, throughput and queue wait reported."""
+    first, home, out = season["out"], season["home"], season["base"] / "out-concurrent"
+    result = backfill(season["project"], home, out, "--season", "1", "--concurrency", "3")
+    assert result.returncode == 0, result.stderr
+    rep = report(out)
+    assert rep["concurrency"] == 3 and rep["exit_code"] == 0
+    assert [(r["episode"], r["status"]) for r in rep["episodes"]] == [(e, "success") for e in EPISODES]
+    assert rep["episodes_per_minute"] > 0 and rep["wall_s"] > 0
+    assert rep["queue_wait_fraction"] == 0.0  # in-process runs: no step is ever queued
+    assert all(r["step_s"] > 0 for r in rep["episodes"])
+    tagged = runs(home, **{"naos/backfill": rep["backfill_id"]})
+    assert sorted(r for r in tagged if r[0] == "render_episode") == [
+        ("render_episode", e, "SUCCESS") for e in EPISODES]
+    assert [r for r in tagged if r[0] == "canon_check"] == [("canon_check", e, "SUCCESS") for e in EPISODES[:2]]
+    assert "rendering 3 episode(s), 3 at a time" in result.stderr
+    for episode in EPISODES:
+        assert sha(out / episode / "episode.mp4") == sha(first / episode / "episode.mp4")
+        assert all(summary(out, episode)["shot_cache"].values())
+
+
 def test_a_failed_partition_does_not_stop_the_others_and_is_retried_alone(season):
     """An image only s01e02 uses breaks: s01e02 fails after the Canon Gate (exit 4), s01e01 and s01e03 still render
     (cache hits). Mended, `--episodes s01e02` retries that partition alone: one new render run, the same bytes."""
@@ -182,6 +204,21 @@ def test_a_canon_gate_block_skips_the_later_episodes(season):
     assert [p for _, p, _ in runs(home, **{"naos/backfill": rep["backfill_id"]})] == ["s01e01", "s01e02"]
     assert not (out / "s01e03").exists()
 
+    # side by side, the same outcome: s01e02's own render run blocks at the gate, s01e03 is never rendered
+    try:
+        outline.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = backfill(project, home, season["base"] / "out5", "--season", "1", "--concurrency", "3")
+    finally:
+        outline.write_text(good)
+    assert result.returncode == 3, result.stderr
+    rep = report(season["base"] / "out5")
+    assert [(r["episode"], r["status"], r["exit_code"]) for r in rep["episodes"]] == [
+        ("s01e01", "success", 0), ("s01e02", "blocked", 3), ("s01e03", "skipped", None)]
+    assert "dead_character_speaks" in result.stderr
+    renders = [(p, status) for job, p, status in runs(home, **{"naos/backfill": rep["backfill_id"]})
+               if job == "render_episode"]
+    assert sorted(renders) == [("s01e01", "SUCCESS"), ("s01e02", "FAILURE")]
+
 
 @pytest.mark.parametrize(("args", "named"), [
     (["--episodes", "s01e01,s09e09"], ["--episodes", "s09e09"]),
@@ -189,7 +226,9 @@ def test_a_canon_gate_block_skips_the_later_episodes(season):
     (["--season", "1", "--episodes", "s01e01"], ["--episodes", "--season"]),
     ([], ["--season", "--episodes"]),
     (["--season", "1", "--profile", "nope"], ["--profile", "nope"]),
-], ids=["unknown episode", "season without episodes", "season and episodes", "neither", "unknown profile"])
+    (["--season", "1", "--concurrency", "0"], ["--concurrency", "0"]),
+], ids=["unknown episode", "season without episodes", "season and episodes", "neither", "unknown profile",
+        "no concurrency"])
 def test_bad_arguments_exit_2_naming_the_flag(tmp_path, args, named):
     home = tmp_path / "home"
     result = backfill(PILOT / "project.yaml", home, tmp_path / "out", *args)
