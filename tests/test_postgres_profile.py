@@ -56,8 +56,10 @@ def pg_env():
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
-        # in-process: this file tests the storage; tests/test_celery.py runs production on its Celery workers
-        yield {**PG, "NAOS_PG_DB": name, "NAOS_PROFILE": "production", "NAOS_EXECUTOR": "in_process"}
+        # in-process: this file tests the storage; tests/test_celery.py runs production on its Celery workers, and
+        # tests/test_s3_pipeline.py the S3 registry (production's default, so local is named here)
+        yield {**PG, "NAOS_PG_DB": name, "NAOS_PROFILE": "production", "NAOS_EXECUTOR": "in_process",
+               "NAOS_REGISTRY": "local"}
     finally:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
