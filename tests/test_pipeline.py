@@ -43,8 +43,9 @@ def test_definitions_load(tmp_path):
     assert {*CHECKPOINTS} <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     # one run per episode in a backfill (docs/OPERATIONS.md, "Backfills")
     assert {a.backfill_policy.max_partitions_per_run for a in ASSETS if a.partitions_def is not None} == {1}
-    # in-process unless a run asks for Dagster's multiprocess executor (`naos render --workers N`)
-    assert job.executor_def.name == "multi_or_in_process_executor"
+    # in-process unless a run asks for Dagster's multiprocess executor (`naos render --workers N`) or Celery
+    # (NAOS_EXECUTOR, NAOS_PROFILE=production: tests/test_celery.py)
+    assert job.executor_def.name == "naos"
     assert render_episode.config == {"execution": {"config": {"in_process": {}}}}
     assert defs.resolve_sensor_def("episode_partitions_sensor") is not None
     assert defs.resolve_sensor_def("cache_prune_sensor") is not None
