@@ -11,7 +11,7 @@ of a backfill carries the tag `naos/backfill=<id>`; retrying one episode alone i
 (or `naos render --episode <id>`): completed steps are cache hits.
 
 `--concurrency N` (N > 1) settles the canon first, every episode through the Canon Gate one by one in order (the
-`canon_check` job: cheap, and cache hits when nothing changed), then renders up to N episodes at once, each its own
+`canon_check` job, in this process whatever the executor: cheap, and cache hits when nothing changed), then renders up to N episodes at once, each its own
 `render_episode` run in its own process: once the canon is settled no episode's render reads another's. With the
 Celery executor (docs/DEPLOY.md) those runs only orchestrate; the workers do the work. The report then says the
 throughput (episodes per minute) and the queue wait as a share of the steps' time (§29.2: target at most 20 %).
@@ -210,7 +210,9 @@ def _concurrently(project_file: Path, project, instance, repo, chosen: list[str]
             unsettled = f"{episode} is bad input"
             continue
         _say(f"backfill: canon of {episode} ({i}/{len(chosen)}) ...")
-        code = settle_earlier_canon(instance, repo, project, episode, settled=passed, tags=tags)
+        # in this process: the canon goes one episode after another by nature, so queueing its steps on Celery
+        # would only add the executor's round trips (1-2 s a step); the render runs are what the workers share
+        code = settle_earlier_canon(instance, repo, project, episode, settled=passed, tags=tags, in_process=True)
         if code != EXIT_OK:  # an earlier episode did not pass; one of this backfill's is still rendered and says why
             note = f"an episode before {episode} did not pass the Canon Gate (exit {code})"
             results[episode] = (EpisodeResult(episode, "skipped", None, note=note) if ready else
