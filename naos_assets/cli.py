@@ -275,10 +275,11 @@ def exit_code_of(failures: list[tuple[str | None, str, dict]]) -> int:
 
 
 def settle_earlier_canon(instance, repo, project, episode: str, settled: Collection[str] = (),
-                         tags: dict[str, str] | None = None) -> int:
+                         tags: dict[str, str] | None = None, in_process: bool = False) -> int:
     """The canon of an episode folds the diffs of the episodes before it: run each of them through the Canon
     Gate first (cache hits when nothing changed). A blocked earlier episode stops here with its contradictions.
-    `settled`: earlier episodes known to have passed the gate already (a backfill's earlier episodes)."""
+    `settled`: earlier episodes known to have passed the gate already (a backfill's earlier episodes).
+    `in_process`: these runs in this process whatever the executor (a concurrent backfill's canon phase)."""
     from dagster import execute_job
 
     from engines.canon import DuckDBCanonStore
@@ -291,7 +292,8 @@ def settle_earlier_canon(instance, repo, project, episode: str, settled: Collect
     for i, past in enumerate(unsettled, 1):
         _say(f"canon: checking {past} ({i}/{len(unsettled)}) before {episode}")
         result = execute_job(job, instance=instance, tags={"dagster/partition": past, **CLI_TAGS, **(tags or {})},
-                             run_config={"loggers": {"naos_progress": {}}, "execution": {"config": executor_config(1)}})
+                             run_config={"loggers": {"naos_progress": {}},
+                                         "execution": {"config": {"in_process": {}} if in_process else executor_config(1)}})
         if not result.success:
             failures = failure_metadata(instance, result.run_id)
             for step, message, _ in failures:
