@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,8 +20,8 @@ import pytest
 from naos_assets.executors import CELERY_SETTINGS, executor_config, naos_executor
 from naos_assets.queues import CELERY_QUEUE_TAG, DEFAULT_QUEUE, QUEUES
 from tests.celery_workers import Workers, rabbitmq_vhost
+from tests.postgres import fresh_database
 from tests.test_cli import GOLDEN, PILOT, ROOT, digests
-from tests.test_postgres_profile import PG, _connect
 
 SHOT_STEP = "shot_clips.render_shot_clip["
 RENDER_QUEUES = ["cpu_queue", "local_ai_queue", "media_queue"]
@@ -142,27 +141,10 @@ def test_render_with_no_worker_on_a_queue_is_bad_input_before_any_run(tmp_path, 
 @pytest.fixture
 def production(tmp_path):
     """NAOS_PROFILE=production on a fresh PostgreSQL database (dropped afterwards), and a fresh NAOS_HOME."""
-    import psycopg2
-
-    try:
-        admin = _connect("postgres")
-    except psycopg2.OperationalError as exc:
-        reason = f"PostgreSQL unreachable at {PG['NAOS_PG_HOST']}:{PG['NAOS_PG_PORT']}: {str(exc).strip()}"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(f"CI: {reason}")
-        pytest.skip(reason)
-    admin.autocommit = True
-    name = f"naos_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with fresh_database() as pg:
         # the local registry: the S3 one is tests/test_s3_store.py's; one NAOS_HOME serves the workers and `naos`
-        yield clean_env(**PG, NAOS_PG_DB=name, NAOS_PROFILE="production", NAOS_REGISTRY="local",
+        yield clean_env(**pg, NAOS_PROFILE="production", NAOS_REGISTRY="local",
                         NAOS_HOME=str(tmp_path / "home"), NAOS_PROJECT=str(PILOT / "project.yaml"))
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _executing(message: str | None) -> bool:

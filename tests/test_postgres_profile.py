@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres import PG, fresh_database, query
 from tests.test_cli import GOLDEN, PILOT, ROOT, digests
 
-PG = {"NAOS_PG_HOST": os.environ.get("NAOS_PG_HOST", "127.0.0.1"), "NAOS_PG_PORT": os.environ.get("NAOS_PG_PORT", "5432"),
-      "NAOS_PG_USER": os.environ.get("NAOS_PG_USER", "postgres"),
-      "NAOS_PG_PASSWORD": os.environ.get("NAOS_PG_PASSWORD", "")}
 POOLS = ["cpu_queue", "local_ai_queue", "media_queue", "external_ai_queue"]
 
 
@@ -32,48 +30,13 @@ def naos(*args: str, home: Path, env: dict[str, str], timeout: float = 600) -> s
                           text=True, timeout=timeout)
 
 
-def _connect(db: str):
-    import psycopg2
-
-    return psycopg2.connect(host=PG["NAOS_PG_HOST"], port=int(PG["NAOS_PG_PORT"]), user=PG["NAOS_PG_USER"],
-                            password=PG["NAOS_PG_PASSWORD"], dbname=db, connect_timeout=5)
-
-
 @pytest.fixture(scope="module")
 def pg_env():
     """A fresh, empty database for this module; the NAOS_PG_* variables that point at it."""
-    import psycopg2
-
-    try:
-        admin = _connect("postgres")
-    except psycopg2.OperationalError as exc:
-        reason = f"PostgreSQL unreachable at {PG['NAOS_PG_HOST']}:{PG['NAOS_PG_PORT']}: {str(exc).strip()}"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(f"CI: {reason}")
-        pytest.skip(reason)
-    admin.autocommit = True
-    name = f"naos_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with fresh_database() as pg:
         # in-process: this file tests the storage; tests/test_celery.py runs production on its Celery workers, and
         # tests/test_s3_pipeline.py the S3 registry (production's default, so local is named here)
-        yield {**PG, "NAOS_PG_DB": name, "NAOS_PROFILE": "production", "NAOS_EXECUTOR": "in_process",
-               "NAOS_REGISTRY": "local"}
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def query(env: dict[str, str], sql: str, *params) -> list[tuple]:
-    conn = _connect(env["NAOS_PG_DB"])
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
+        yield {**pg, "NAOS_PROFILE": "production", "NAOS_EXECUTOR": "in_process", "NAOS_REGISTRY": "local"}
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ server: skipped, but under CI=true it fails)."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import socket
 import uuid
 from pathlib import Path
@@ -21,12 +20,9 @@ from io_managers import (
 )
 from io_managers.registry import LocalStore
 from io_managers.s3_store import S3Store, make_client
+from tests.postgres import PG, fresh_database
 from tests.s3_server import CREDS, moto_server
 
-PG = {"NAOS_PG_HOST": os.environ.get("NAOS_PG_HOST", "127.0.0.1"),
-      "NAOS_PG_PORT": os.environ.get("NAOS_PG_PORT", "5432"),
-      "NAOS_PG_USER": os.environ.get("NAOS_PG_USER", "postgres"),
-      "NAOS_PG_PASSWORD": os.environ.get("NAOS_PG_PASSWORD", "")}
 BUCKET = "naos-index"
 WRITERS, SHAS = 4, 40
 
@@ -34,26 +30,8 @@ WRITERS, SHAS = 4, 40
 @pytest.fixture(scope="module")
 def pg_env():
     """A fresh, empty database for this module; the NAOS_PG_* variables that point at it."""
-    import psycopg2
-
-    try:
-        admin = psycopg2.connect(host=PG["NAOS_PG_HOST"], port=int(PG["NAOS_PG_PORT"]), user=PG["NAOS_PG_USER"],
-                                 password=PG["NAOS_PG_PASSWORD"], dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        reason = f"PostgreSQL unreachable at {PG['NAOS_PG_HOST']}:{PG['NAOS_PG_PORT']}: {str(exc).strip()}"
-        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-            pytest.fail(f"CI: {reason}")
-        pytest.skip(reason)
-    admin.autocommit = True
-    name = f"naos_index_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {**PG, "NAOS_PG_DB": name}
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_database("naos_index") as pg:
+        yield pg
 
 
 @pytest.fixture(scope="module")
