@@ -216,6 +216,9 @@ def write_run(home: Path, instance, run_id: str, project: Project | None, summar
         path = parquet_path(home, "artifacts", run_id)
         _write_parquet(path, pa.Table.from_pylist(_run_records(registry, run_id), schema=RECORD_SCHEMA))
         written["artifacts"] = path
+    trail = export_audit_trail(home, registry)
+    if trail is not None:
+        written["approvals"] = trail
     for table in ("stage_timings", "costs", "cache_events", "runs"):
         path = parquet_path(home, table, run_id)
         _write_parquet(path, pa.Table.from_pylist(rows[table], schema=SCHEMAS[table]))
@@ -238,6 +241,32 @@ def _records_are_local_files(home: Path, registry) -> bool:
     store = registry.store
     return (isinstance(store, LocalStore) and isinstance(registry.index, StoreRecordIndex)
             and store.root.resolve() == home / "artifacts")
+
+
+def audit_copy_path(home: Path) -> Path:
+    return Path(home).resolve() / "analytics" / "approvals" / "trail.jsonl"
+
+
+def export_audit_trail(home: Path, registry) -> Path | None:
+    """A registry whose audit trail is not under $NAOS_HOME/artifacts (S3): a copy of the whole trail as JSON lines
+    for the `approvals` view, rewritten and renamed into place (the trail is small). None when the trail is local."""
+    from io_managers import AuditTrail
+    from io_managers.registry import LocalStore
+
+    home = Path(home).resolve()
+    store = registry.store
+    if isinstance(store, LocalStore) and store.root.resolve() == home / "artifacts":
+        return None
+    path = audit_copy_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        tmp.write_bytes(b"".join(json.dumps(r, sort_keys=True).encode() + b"\n" for r in AuditTrail(registry).records()))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _run_records(registry, run_id: str) -> list[dict[str, Any]]:
@@ -303,11 +332,16 @@ def view_sql(home: Path) -> dict[str, str]:
         sources.append("SELECT " + ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in RECORD_COLUMNS.items())
                        + f" FROM read_parquet({_quote(remote / '*.parquet')}, union_by_name=true)")
     views["artifacts"] = " UNION ALL BY NAME ".join(sources) if sources else _empty(RECORD_COLUMNS)
-    audit = home / "artifacts" / "audit"
-    # `by` is an SQL keyword: the view calls it `actor` (the approver, or `naos` for a review request)
-    views["approvals"] = ('SELECT * EXCLUDE ("by"), "by" AS actor FROM ' + (
-        f"read_json({_quote(audit / '*.json')}, columns={_columns(APPROVAL_COLUMNS)}, format='auto')"
-        if any(audit.glob("*.json")) else f"({_empty(APPROVAL_COLUMNS)})"))
+    audit, copy = home / "artifacts" / "audit", audit_copy_path(home)
+    # `by` is an SQL keyword: the view calls it `actor` (the approver, or `naos` for a review request); a trail kept
+    # elsewhere (S3) is read from its copy (export_audit_trail)
+    if copy.is_file() and copy.stat().st_size:
+        source = f"read_json({_quote(copy)}, columns={_columns(APPROVAL_COLUMNS)}, format='newline_delimited')"
+    elif any(audit.glob("*.json")):
+        source = f"read_json({_quote(audit / '*.json')}, columns={_columns(APPROVAL_COLUMNS)}, format='auto')"
+    else:
+        source = f"({_empty(APPROVAL_COLUMNS)})"
+    views["approvals"] = 'SELECT * EXCLUDE ("by"), "by" AS actor FROM ' + source
     alerts = home / "alerts" / "alerts.jsonl"
     views["alerts"] = (f"SELECT * FROM read_json({_quote(alerts)}, columns={_columns(ALERT_COLUMNS)}, "
                        "format='newline_delimited')" if alerts.is_file() and alerts.stat().st_size

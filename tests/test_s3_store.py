@@ -312,6 +312,26 @@ def test_audit_trail_appends_and_verifies(any_reg: Registry):
         trail.verify()
 
 
+def test_the_approvals_view_reads_an_audit_trail_kept_on_s3(reg: Registry, tmp_path: Path):
+    """naos.duckdb's `approvals` view globs $NAOS_HOME/artifacts/audit on the local registry; a trail in the bucket
+    reaches it through a copy the analytics writes (and `naos approve` refreshes)."""
+    from naos_assets.analytics import audit_copy_path, export_audit_trail, query
+
+    home = tmp_path / "home"
+    trail = AuditTrail(reg)
+    for decision, by in (("requested", "naos"), ("approved", "ed")):
+        trail.append(project_id="pilot", episode_id="s01e01", checkpoint="approve_shotlist_timing_lock",
+                     artifact="ShotList", artifact_sha256="a" * 64, decision=decision, by=by)
+    assert export_audit_trail(home, reg) == audit_copy_path(home)
+    assert query(home, "SELECT seq, decision, actor FROM approvals ORDER BY seq") == [
+        {"seq": 1, "decision": "requested", "actor": "naos"}, {"seq": 2, "decision": "approved", "actor": "ed"}]
+    trail.append(project_id="pilot", episode_id="s01e02", checkpoint="approve_shotlist_timing_lock",
+                 artifact="ShotList", artifact_sha256="b" * 64, decision="requested", by="naos")
+    export_audit_trail(home, reg)  # rewritten whole: the view follows the bucket
+    assert [r["seq"] for r in query(home, "SELECT seq FROM approvals ORDER BY seq")] == [1, 2, 3]
+    assert export_audit_trail(home, Registry.local(home / "artifacts")) is None  # a local trail is read in place
+
+
 # ---- configuration -----------------------------------------------------------------------------------------------
 
 

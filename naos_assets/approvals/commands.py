@@ -67,10 +67,13 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def _refresh_views(home: Path) -> None:
-    """The `approvals` view in naos.duckdb reads the audit trail; a view made before the first record needs a refresh."""
-    from naos_assets.analytics import ensure_views
+    """The `approvals` view in naos.duckdb reads the audit trail; a view made before the first record needs a refresh
+    (and a trail on S3 a fresh copy)."""
+    from io_managers.registry import registry_from_env
+    from naos_assets.analytics import ensure_views, export_audit_trail
 
     try:
+        export_audit_trail(home, registry_from_env(home))
         ensure_views(home)
     except Exception as exc:  # noqa: BLE001 - the decision is recorded; the view is a report on it
         _say(f"analytics views not refreshed: {exc}")
