@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +71,19 @@ def _dagster_defs_state_storage_per_test():
 
     with set_defs_state_storage(None):
         yield
+
+
+_SESSION_STARTED = time.time()
+FIGURES = Path(__file__).resolve().parent / "output" / "production_load.json"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The load test's figures (throughput, §29.2 queue wait), when it ran in this session: a test worker's own
+    output is not shown under xdist, the controller prints this."""
+    if FIGURES.is_file() and FIGURES.stat().st_mtime >= _SESSION_STARTED:
+        f = json.loads(FIGURES.read_text())
+        terminalreporter.write_line(
+            f"production load (tests/test_production_load.py): {f['episodes']} episodes, {f['concurrency']} runs at "
+            f"once, {f['celery_workers']} Celery workers: {f['episodes_per_minute']:.2f} episodes/min over "
+            f"{f['wall_s']:.0f} s; queue wait {100 * f['queue_wait_fraction']:.1f} % of the steps' time "
+            f"(§29.2 target <= 20 %)")

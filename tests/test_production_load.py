@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -58,7 +59,8 @@ def production(tmp_path_factory):
                "NAOS_S3_BUCKET": BUCKET, "NAOS_S3_PREFIX": "site-a", "NAOS_S3_ENDPOINT_URL": s3,
                "NAOS_CELERY_BROKER": broker, "NAOS_PROJECT": str(project), "NAOS_SITE_ID": "site-a",
                "NAOS_HOME": str(home)}
-        workers = stack.enter_context(Workers(broker, env, base / "logs"))
+        inherited = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("NAOS_")}
+        workers = stack.enter_context(Workers(broker, {**inherited, **env}, base / "logs"))
         started = [workers.start(short, list(NEEDED_QUEUES)) for short in ("a", "b")]
         out = base / "out"
         result = naos("backfill", "--project", str(project), "--season", "1", "--concurrency", str(CONCURRENCY),
