@@ -38,12 +38,13 @@ lint: install
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 3 --dist loadfile
 
 bench: install
 	$(PY) bench/canon_gate.py
 	$(PY) bench/tts.py
 	$(PY) bench/bench.py
+	$(PY) bench/production.py
 
 schemas: install
 	$(BIN)/naos schemas

@@ -84,6 +84,15 @@ def pytest_terminal_summary(terminalreporter):
         f = json.loads(FIGURES.read_text())
         terminalreporter.write_line(
             f"production load (tests/test_production_load.py): {f['episodes']} episodes, {f['concurrency']} runs at "
-            f"once, {f['celery_workers']} Celery workers: {f['episodes_per_minute']:.2f} episodes/min over "
+            f"once, {f['celery_workers']} Celery workers of {f.get('processes_per_worker', 1)} processes: {f['episodes_per_minute']:.2f} episodes/min over "
             f"{f['wall_s']:.0f} s; queue wait {100 * f['queue_wait_fraction']:.1f} % of the steps' time "
             f"(§29.2 target <= 20 %)")
+
+
+# The longest files first: `-n 2 --dist loadfile` hands files out in collection order, so a long file collected last
+# keeps one worker busy alone at the end. (tests/test_production_load.py alone takes about 10 minutes.)
+LONG_FIRST = ("test_production_load.py", "test_fault_postgres.py", "test_celery.py", "test_backfill.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: LONG_FIRST.index(item.path.name) if item.path.name in LONG_FIRST else len(LONG_FIRST))
