@@ -5,15 +5,20 @@ queue. The default run config (UI, sensors, schedules, backfills) is the environ
 
 from dagster import AssetSelection, define_asset_job
 
+from io_managers import site_id
+
 from .executors import default_run_config, naos_executor
 
 DEFAULT_CONFIG = default_run_config()
+# §35.1: every run carries its site, whoever launches it (naos, the UI, the daemon, sensors): job tags are read at load
+SITE_TAGS = {"naos/site_id": site_id()}
 
 render_episode = define_asset_job(
     "render_episode",
     selection=AssetSelection.groups("narrative", "canon", "writing", "approvals", "audio", "film", "media", "render"),
     executor_def=naos_executor,
     config=DEFAULT_CONFIG,
+    tags=SITE_TAGS,
     description="Arc/outline -> plan -> canon + context -> Script -> Canon Gate -> ShotList -> AssetManifest -> "
                 "RenderPlan -> shot clips -> RenderOutput, paused at the §27 checkpoints the project turns on.",
 )
@@ -23,6 +28,7 @@ canon_check = define_asset_job(
     "canon_check",
     selection=AssetSelection.groups("narrative", "canon", "writing") | AssetSelection.assets("canon_diff_approval"),
     config=DEFAULT_CONFIG,
+    tags=SITE_TAGS,
     executor_def=naos_executor,
     description="Everything up to the Canon Gate: plan, CanonDiff, canon snapshot, context pack, script, gate, "
                 "and the CanonDiff's approval checkpoint.",
@@ -31,13 +37,13 @@ canon_check = define_asset_job(
 # The season's .m4b, once every episode is rendered (`naos audiobook`).
 season_audiobook_job = define_asset_job(
     "season_m4b", selection=AssetSelection.groups("audiobook"),
-    config=DEFAULT_CONFIG, executor_def=naos_executor,
+    config=DEFAULT_CONFIG, tags=SITE_TAGS, executor_def=naos_executor,
     description="The season as one .m4b with a chapter per episode.",
 )
 
 # One-way publish behind the quality and rights gates (`naos publish`); the episode must be rendered first.
 publish_episode = define_asset_job(
     "publish_episode", selection=AssetSelection.groups("publish"),
-    config=DEFAULT_CONFIG, executor_def=naos_executor,
+    config=DEFAULT_CONFIG, tags=SITE_TAGS, executor_def=naos_executor,
     description="Quality gates + §25.4 rights gate, then the episode's files to $NAOS_HOME/published.",
 )

@@ -47,6 +47,11 @@ def test_definitions_load(tmp_path):
     # (NAOS_EXECUTOR, NAOS_PROFILE=production: tests/test_celery.py)
     assert job.executor_def.name == "naos"
     assert render_episode.config == {"execution": {"config": {"in_process": {}}}}
+    # §35.1: every job tags its runs with the site, whoever launches them
+    from io_managers import site_id
+
+    for name in ("render_episode", "canon_check", "season_m4b", "publish_episode"):
+        assert defs.resolve_job_def(name).tags["naos/site_id"] == site_id()
     assert defs.resolve_sensor_def("episode_partitions_sensor") is not None
     assert defs.resolve_sensor_def("cache_prune_sensor") is not None
     assert defs.resolve_schedule_def("season_schedule").job_name == "render_episode"

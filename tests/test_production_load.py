@@ -87,6 +87,9 @@ def test_twenty_episodes_backfilled_concurrently_all_succeed(production):
     renders = [b for b in bodies if b["pipeline_name"] == "render_episode"]
     assert len(renders) == EPISODES
     assert all("celery" in b["run_config"]["execution"]["config"] for b in renders)
+    untagged = query(production.env, "SELECT count(*) FROM runs WHERE run_id NOT IN (SELECT run_id FROM run_tags "
+                                     "WHERE key = 'naos/site_id' AND value = 'site-a')")
+    assert untagged == [(0,)]  # §35.1: every run, the canon phase's included, carries the site
     # both workers ran steps of this backfill
     events = query(production.env, "SELECT event FROM event_logs WHERE dagster_event_type = 'ENGINE_EVENT' "
                                    "AND event LIKE %s", "%in celery worker%")
