@@ -225,7 +225,7 @@ def _concurrently(project_file: Path, project, instance, repo, chosen: list[str]
     _say(f"backfill: canon settled; rendering {len(ready)} episode(s), {concurrency} at a time")
     with ProcessPoolExecutor(max_workers=concurrency, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {episode: pool.submit(_render_in_process, str(project_file), episode, profile, workers,
-                                        str(out / episode), tags) for episode in ready}
+                                        str(out / episode), tags, episode in passed) for episode in ready}
         for n, episode in enumerate(ready, 1):
             results[episode] = futures[episode].result()
             r = results[episode]
@@ -234,15 +234,18 @@ def _concurrently(project_file: Path, project, instance, repo, chosen: list[str]
 
 
 def _render_in_process(project_file: str, episode: str, profile: str, workers: int, out: str,
-                       tags: dict[str, str]) -> EpisodeResult:
-    """One episode's render run in a process of its own (the canon is settled already)."""
+                       tags: dict[str, str], canon_settled: bool) -> EpisodeResult:
+    """One episode's render run in a process of its own (the canon is settled already). An episode whose own
+    canon_check passed in the canon phase (all but the last) starts after the Canon Gate: its canon steps would be
+    cache hits, each still a step (a Celery round trip) of its own."""
     from engines.writing import load_project
 
     started = time.time()
     project = load_project(project_file)
     home, instance, repo = open_location(Path(project_file))
     result = _episode_result(episode, *render_episode(home, instance, repo, project, episode, profile, workers,
-                                                      Path(out), tags=tags), Path(out), instance)
+                                                      Path(out), tags=tags, canon_settled=canon_settled),
+                             Path(out), instance)
     result.seconds = round(time.time() - started, 1)
     return result
 

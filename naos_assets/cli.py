@@ -336,9 +336,10 @@ def add_episode_partitions(instance, project) -> None:
 
 
 def render_episode(home: Path, instance, repo, project, episode: str, profile: str, workers: int, out: Path,
-                   tags: dict[str, str] | None = None):
+                   tags: dict[str, str] | None = None, canon_settled: bool = False):
     """One run of `render_episode` for one episode partition (its earlier canon settled already), then what
     `naos render` does after it: files into `out`, run_summary.json, analytics, alerts, cache pruning.
+    `canon_settled`: this episode's own canon_check run has just passed, so the run starts after the Canon Gate.
     Returns (exit code, RunSummary)."""
     from dagster import execute_job
 
@@ -350,7 +351,8 @@ def render_episode(home: Path, instance, repo, project, episode: str, profile: s
     _say(f"rendering {project.id}/{episode} ({profile}, {workers} worker(s)) into {out}; NAOS_HOME={home}")
     started = time.time()
     result = execute_job(job, instance=instance, run_config=run_config,
-                         tags={"dagster/partition": episode, **CLI_TAGS, **(tags or {})})
+                         tags={"dagster/partition": episode, **CLI_TAGS, **(tags or {})},
+                         asset_selection=after_the_gate() if canon_settled else None)
     finished = time.time()
     run_id = result.run_id
     failures = failure_metadata(instance, run_id)
@@ -384,6 +386,19 @@ def render_episode(home: Path, instance, repo, project, episode: str, profile: s
         _say(f"video: {out / 'episode.mp4'}")
         prune_after_run(home)  # what the cache_prune_sensor does after runs launched from the UI
     return code, summary
+
+
+def after_the_gate() -> list:
+    """render_episode's assets without what canon_check materializes: a run whose canon is settled starts at the
+    voice-over. The CanonDiff's approval checkpoint stays in: a diff still waiting pauses this run too (exit 5)."""
+    from dagster import AssetKey
+
+    from naos_assets.definitions import defs
+
+    def keys(job: str) -> set:
+        return set(defs.resolve_job_def(job).asset_layer.executable_asset_keys)
+
+    return sorted(keys("render_episode") - (keys("canon_check") - {AssetKey("canon_diff_approval")}))
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
