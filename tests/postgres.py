@@ -49,7 +49,11 @@ def fresh_database(prefix: str = "naos_test") -> Iterator[dict[str, str]]:
 
 def query(env: dict[str, str], sql: str, *params) -> list[tuple]:
     """Rows of `sql` on the database `env["NAOS_PG_DB"]`."""
-    conn = connect(env["NAOS_PG_DB"])
+    return rows(connect(env["NAOS_PG_DB"]), sql, *params)
+
+
+def rows(conn, sql: str, *params) -> list[tuple]:
+    """Rows of `sql` on an open psycopg2 connection, which is closed afterwards."""
     try:
         with conn.cursor() as cur:
             cur.execute(sql, params)

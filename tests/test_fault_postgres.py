@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.pg_cluster import private_cluster
+from tests.postgres import rows
 from tests.test_cli import GOLDEN, PILOT, ROOT, digests
 from tests.test_postgres_profile import naos
 
@@ -51,13 +52,7 @@ def pg_env(cluster):
 def query(cluster, env: dict[str, str], sql: str, *params) -> list[tuple]:
     import psycopg2
 
-    conn = psycopg2.connect(cluster.dsn.replace("dbname=postgres", f"dbname={env['NAOS_PG_DB']}"))
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
+    return rows(psycopg2.connect(cluster.dsn.replace("dbname=postgres", f"dbname={env['NAOS_PG_DB']}")), sql, *params)
 
 
 class Render:
