@@ -373,6 +373,11 @@ def render_episode(home: Path, instance, repo, project, episode: str, profile: s
         for step, message, _ in failures:
             _say(f"{step}: {message}")
     summary = build_run_summary(instance, run_id, project.id, episode, status, code, started, finished)
+    for check in summary.quality_checks:
+        if check.name == "listening_test":
+            _say(f"listening test: {'passed' if check.passed else 'WARNING'}: {check.detail}")
+    for warning in summary.warnings:
+        _say(f"warning: {warning}")
     out.mkdir(parents=True, exist_ok=True)
     if code == EXIT_OK:
         export(home, episode, out)
@@ -698,6 +703,50 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_voices(args) -> int:
+    """`naos voices`: the voices installed here and the project's cast; a sample WAV per voice into --out."""
+    from engines.audio import tts
+    from engines.audio.casting import CastingError
+    from engines.audio.voice import SAMPLE_TEXT, cast, write_samples
+    from engines.writing import load_project
+    from schemas import VOICE_ENGINES, InputError
+
+    project = None
+    if args.project:
+        try:
+            project = load_project(Path(args.project).resolve())
+        except InputError as exc:
+            _say(f"bad input: {exc}")
+            return EXIT_BAD_INPUT
+    engines = [e.strip() for e in args.engine.split(",")] if args.engine else list(VOICE_ENGINES)
+    unknown = [e for e in engines if e not in VOICE_ENGINES]
+    if unknown:
+        _say(f"--engine: unknown engine {', '.join(unknown)}; known: {', '.join(VOICE_ENGINES)}")
+        return EXIT_BAD_INPUT
+    missing = [e for e in engines if not tts.engine_available(e)]
+    for e in missing:
+        _say(f"{e}: not installed here (`make install`)")
+    engines = [e for e in engines if e not in missing]
+    if not engines:
+        return EXIT_FAILED
+    if project is not None:
+        try:
+            for sid, c in cast(project).items():
+                _say(f"cast: {sid} -> {c.engine}:{c.voice}{' (cast automatically)' if c.cast else ''}")
+        except CastingError as exc:
+            _say(f"casting: {exc}")
+            return EXIT_BAD_INPUT
+    rows = write_samples(Path(args.out), engines, args.text or SAMPLE_TEXT,
+                         pronunciations=project.pronunciations if project else None, progress=_say)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['engine']:<10} {r['id']:<20} {r['gender']:<7} {r['accent']:<3} {r['label']}")
+    _say(f"wrote {len(rows)} samples to {args.out} (nothing was played)")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     from naos_assets.approvals.commands import add_parsers as add_approval_parsers
 
@@ -768,6 +817,14 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--name", help="Celery node name (default naos-<pid>; @<host> is added when missing)")
     worker.add_argument("--project", help="project.yaml the steps read (default NAOS_PROJECT, as for the UI)")
     worker.set_defaults(func=cmd_worker)
+    voices = sub.add_parser("voices", help="list the voices installed here (and a project's cast); writes a short "
+                                           "sample WAV per voice so a writer can choose; plays nothing")
+    voices.add_argument("--project", help="project.yaml: show its cast, and say the sample with its pronunciations")
+    voices.add_argument("--engine", help="comma-separated, of kokoro, flite, espeak-ng (default all installed)")
+    voices.add_argument("--out", default="out/voices", help="folder for <engine>/<voice>.wav (default out/voices)")
+    voices.add_argument("--text", help="the sample line (default a line with a name and a year)")
+    voices.add_argument("--json", action="store_true", help="the voice table as JSON")
+    voices.set_defaults(func=cmd_voices)
     schemas = sub.add_parser("schemas", help="export JSON Schemas")
     schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
     schemas.set_defaults(func=cmd_schemas)

@@ -72,6 +72,8 @@ def build_run_summary(instance: DagsterInstance, run_id: str, project_id: str, e
     shot_cache: dict[str, bool] = {}
     artifacts: dict[str, str] = {}
     checks: list[QualityCheck] = []
+    listening: list[dict] = []
+    warnings: list[str] = []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None:
@@ -93,6 +95,10 @@ def build_run_summary(instance: DagsterInstance, run_id: str, project_id: str, e
                 cache[name] = bool(meta["naos/cache_hit"])
             if "naos/shot_cache" in meta:
                 shot_cache.update({k: bool(v) for k, v in meta["naos/shot_cache"].items()})
+            if "naos/listening" in meta:
+                listening = list(meta["naos/listening"])
+            if "naos/warnings" in meta:
+                warnings = list(meta["naos/warnings"])
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             check = event.event_specific_data
             checks.append(QualityCheck(name=check.check_name, passed=check.passed,
@@ -112,7 +118,8 @@ def build_run_summary(instance: DagsterInstance, run_id: str, project_id: str, e
         run_id=run_id, project_id=project_id, episode_id=episode_id, status=status, exit_code=exit_code,
         started_at=_iso(started), finished_at=_iso(finished), duration_s=round(finished - started, 3),
         stages=stages, cache_hits=hits, cache_misses=misses, shot_cache=shot_cache,
-        errors=[*errors, *extra_errors], artifacts=artifacts, quality_checks=checks,
+        errors=[*errors, *extra_errors], artifacts=artifacts, quality_checks=checks, listening=listening,
+        warnings=warnings,
     )
 
 

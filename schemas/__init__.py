@@ -37,6 +37,8 @@ from .artifacts import (
 from .audio import (
     AudiobookChapter,
     EpisodeAudio,
+    LineCheck,
+    Listening,
     Loudness,
     Placement,
     RecordingLine,
@@ -67,6 +69,7 @@ from .canon import (
 from .errors import InputError, load_json_model, load_yaml_model, read_yaml, validate_as
 from .narrative import Arc, ArcBeat, ContextPack, EpisodePlan, RecallHit, StoryArc
 from .project import (
+    VOICE_ENGINES,
     ActionBeat,
     AssetSettings,
     AssetSourceConfig,
@@ -75,9 +78,11 @@ from .project import (
     DialogueBeat,
     EpisodeOutline,
     EpisodeRef,
+    ListeningTest,
     Location,
     NewFact,
     Project,
+    Pronunciation,
     Prop,
     RenderProfileSettings,
     SceneOutline,
@@ -192,7 +197,12 @@ __all__ = [
     "StoryArc",
     "Thread",
     "TimelineEvent",
+    "VOICE_ENGINES",
     "VOLine",
+    "ListeningTest",
+    "Pronunciation",
+    "LineCheck",
+    "Listening",
     "ValidationResult",
     "VoiceOver",
     "VoiceProfile",

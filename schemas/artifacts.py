@@ -332,7 +332,7 @@ class ErrorRecord(NaosModel):
 
 
 class RunSummary(Artifact):
-    SCHEMA_VERSION = "1.1.0"
+    SCHEMA_VERSION = "1.2.0"
     run_id: str
     project_id: str
     episode_id: str
@@ -348,6 +348,9 @@ class RunSummary(Artifact):
     errors: list[ErrorRecord] = Field(default_factory=list)
     artifacts: dict[str, str] = Field(default_factory=dict, description="artifact name -> sha256")
     quality_checks: list[QualityCheck] = Field(default_factory=list, description="§15 gates, as Dagster asset checks")
+    listening: list[dict] = Field(default_factory=list, description="per voiced line: line id, speaker, engine:voice, "
+                                                                    "word error rate, misheard words")
+    warnings: list[str] = Field(default_factory=list, description="e.g. names no pronunciation covers")
 
 
 # ---- §21 RenderPackage v1 ----------------------------------------------------------------------

@@ -11,31 +11,60 @@ from .artifacts import FileRef
 from .base import Artifact, NaosModel
 
 
+class LineCheck(NaosModel):
+    """The listening test of one take: what a local speech recognizer heard, against what the line says."""
+
+    line_id: str = ""
+    transcript: str
+    wer: float = Field(ge=0, description="word error rate of the transcript against the spoken text")
+    misheard: list[str] = Field(default_factory=list, description="words of the line the recognizer did not hear")
+
+
 class VoiceTake(NaosModel):
-    """One spoken line: its audio in the registry (None in no-voice mode) and its real duration."""
+    """One spoken line: its audio in the registry (None in no-voice mode), its real duration, and who spoke it:
+    engine, engine version, model and voice (credits and the registry record name them too)."""
 
     line_id: str
     speaker_id: str = Field(description="a character id, or 'narrator' for a narrated action beat")
     text: str
     emotion: str
     voice: str
-    rate: int
-    pitch: int
-    volume: int
+    engine: str | None = Field(None, description="kokoro, flite or espeak-ng; None in no-voice mode")
+    engine_version: str | None = None
+    model: str | None = Field(None, description="the voice model and its hash, e.g. kokoro-v1.0.int8 6e742170d309")
+    speed: float | None = Field(None, description="the speed the engine was asked for (voice x emotion)")
+    spoken: str | None = Field(None, description="what the engine read: numbers in words, pronunciations applied")
+    rate: int | None = Field(None, description="espeak-ng only: words per minute")
+    pitch: int | None = Field(None, description="espeak-ng only")
+    volume: int | None = Field(None, description="espeak-ng only")
     sha256: str | None = Field(None, description="WAV (mono 16-bit 48 kHz) in the registry; None without a voice")
     duration_s: float = Field(gt=0)
     source: Literal["tts", "estimate", "studio"]
+    listening: LineCheck | None = Field(None, description="the listening test; None when it did not run")
+
+
+class Listening(NaosModel):
+    recognizer: str = Field(description="e.g. faster-whisper 1.2.1/whisper-base 1a2b3c4d5e6f; 'none' when not run")
+    max_wer: float = Field(description="the project's threshold")
+    mean_wer: float | None = None
+    over: list[LineCheck] = Field(default_factory=list, description="lines above the threshold, worst first")
+    note: str = ""
 
 
 class VoiceOver(Artifact):
     """Every line of an episode voiced before the timing lock, so the shot planner sizes shots to real speech."""
 
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "1.1.0"
     episode_id: str
     script_sha256: str
-    engine: str = Field(description="the TTS engine and version, or 'none' in no-voice mode")
+    engine: str = Field(description="the engines (and versions) that spoke, or 'none' in no-voice mode")
     voiced: bool
     takes: list[VoiceTake] = Field(default_factory=list)
+    cast: dict[str, str] = Field(default_factory=dict, description="speaker id -> engine:voice")
+    listening: Listening | None = None
+    unknown_names: list[str] = Field(default_factory=list, description="names no pronunciation covers, named in the "
+                                                                      "episode where the season first says them")
+    warnings: list[str] = Field(default_factory=list)
 
     def take(self, line_id: str) -> VoiceTake | None:
         return next((t for t in self.takes if t.line_id == line_id), None)

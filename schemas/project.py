@@ -95,21 +95,65 @@ class AssetSettings(NaosModel):
                                                          "unless the source's licence terms say sooner")
 
 
-class VoiceProfile(NaosModel):
-    """A local TTS voice (espeak-ng): emotion tags adjust rate, pitch and volume from here."""
+VoiceEngine = Literal["kokoro", "flite", "espeak-ng"]
+VOICE_ENGINES: tuple[str, ...] = ("kokoro", "flite", "espeak-ng")  # the default chain, best first (docs/AUDIO.md)
 
-    voice: str = Field("en", min_length=1, description="espeak-ng voice id, e.g. en-gb, en-us+f3")
-    pitch: int = Field(50, ge=0, le=99)
-    rate: int = Field(165, ge=80, le=450, description="words per minute")
-    volume: int = Field(100, ge=0, le=200)
+
+class VoiceProfile(NaosModel):
+    """A voice (seed 004 §19.0 Audio): an engine and one of its voices, or hints for automatic casting. Emotion tags
+    adjust speed, pauses and level from here; `naos voices` lists the voices and writes a sample of each."""
+
+    engine: VoiceEngine | None = Field(None, description="kokoro, flite or espeak-ng; none: the engine the voice id "
+                                                         "belongs to, or the first installed of audio.engines")
+    voice: str | None = Field(None, min_length=1, description="the engine's voice id, e.g. bf_emma (kokoro), slt "
+                                                              "(flite), en-gb+f3 (espeak-ng); none: cast automatically")
+    speed: float = Field(1.0, ge=0.5, le=2.0, description="speaking speed; 1.0 is the voice's own")
+    accent: Literal["us", "gb"] | None = Field(None, description="casting hint: American or British English")
+    gender: Literal["female", "male"] | None = Field(None, description="casting hint; default: from the character's "
+                                                                       "description (she/her, he/his)")
+    pitch: int = Field(50, ge=0, le=99, description="espeak-ng only: 0..99")
+    rate: int = Field(165, ge=80, le=450, description="espeak-ng only: words per minute")
+    volume: int = Field(100, ge=0, le=200, description="espeak-ng only")
+
+
+class Pronunciation(NaosModel):
+    """How to say a word: a respelling every engine reads, and optionally IPA for engines that take phonemes."""
+
+    say: str = Field(min_length=1, description="a respelling, e.g. Inesh for Inês")
+    ipa: str | None = Field(None, min_length=1, description="IPA phonemes (Kokoro speaks them as written), e.g. ɪnˈɛʃ")
+
+
+def _pronunciation(value):
+    # `Inês: Inesh` is a respelling alone.
+    return {"say": value} if isinstance(value, str) else value
+
+
+class ListeningTest(NaosModel):
+    """The listening gate: a local speech recognizer transcribes every take and compares it with the line."""
+
+    enabled: bool = Field(True, description="transcribe every take (faster-whisper, Whisper base, on the CPU)")
+    max_wer: float = Field(0.25, ge=0, le=1, description="a line whose word error rate is above this is reported")
 
 
 class AudioSettings(NaosModel):
     narration: bool = Field(False, description="the narrator reads action beats")
-    narrator: VoiceProfile = Field(default_factory=lambda: VoiceProfile(voice="en", pitch=40, rate=150))
+    narrator: VoiceProfile = Field(default_factory=VoiceProfile, description="the narrator's voice; none: cast, "
+                                                                             "unlike every character's")
+    engines: list[VoiceEngine] = Field(default_factory=lambda: list(VOICE_ENGINES), min_length=1,
+                                       description="the engine chain: a line without an engine of its own is "
+                                                   "spoken by the first of these that is installed")
+    accent: Literal["us", "gb"] | None = Field(None, description="casting hint for every character without one")
+    listening_test: ListeningTest = Field(default_factory=ListeningTest)
     loudness_lufs: float = Field(-16.0, ge=-40, le=-5, description="integrated loudness target of the final mix")
     true_peak_db: float = Field(-1.0, ge=-9, le=0, description="true-peak ceiling, dBTP")
     music_bed: str | None = Field(None, description="music inside the asset library, played under the dialogue")
+
+    @field_validator("engines")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"an engine is listed twice in {value}")
+        return value
 
     @field_validator("music_bed")
     @classmethod
@@ -182,7 +226,7 @@ class World(NaosModel):
 
 
 class Project(Artifact):
-    SCHEMA_VERSION = "1.3.0"
+    SCHEMA_VERSION = "1.4.0"
     id: ID
     title: str = Field(min_length=1)
     genre: str = ""
@@ -205,6 +249,9 @@ class Project(Artifact):
     props: list[Prop] = Field(default_factory=list)
     world: World = Field(default_factory=World)
     audio: AudioSettings = Field(default_factory=AudioSettings)
+    pronunciations: dict[str, Pronunciation] = Field(
+        default_factory=dict, description="word or name -> how to say it (a respelling, or {say, ipa}); applied "
+                                          "before any voice engine, whole words, any case")
     assets: AssetSettings = Field(default_factory=AssetSettings)
 
     @field_validator("render_profiles", mode="before")
@@ -213,6 +260,13 @@ class Project(Artifact):
         # `render_profiles: [preview_local]` means those profiles with default settings.
         if isinstance(value, list):
             return {str(name): {} for name in value}
+        return value
+
+    @field_validator("pronunciations", mode="before")
+    @classmethod
+    def _plain_pronunciations(cls, value):
+        if isinstance(value, dict):
+            return {k: _pronunciation(v) for k, v in value.items()}
         return value
 
     @model_validator(mode="after")

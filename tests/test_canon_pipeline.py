@@ -192,7 +192,7 @@ def test_episode_without_outline_is_planned_from_the_arc(tmp_path):
     assert season.run("s01e01").success
     plan = season.artifact("episode_plan", "s01e01", EpisodePlan)
     assert (plan.source, plan.arc_id, len(plan.scenes)) == ("arc", "the-missing-keeper", 1)
-    assert [b.action for b in plan.scenes[0].beats] == ["The lamp goes dark.", "Mara and Ines find the lamp room empty."]
+    assert [b.action for b in plan.scenes[0].beats] == ["The lamp goes dark.", "Mara and Inês find the lamp room empty."]
     assert season.artifact("canon_gate", "s01e01", GateReport).status == "passed"
 
 

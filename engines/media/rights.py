@@ -107,13 +107,17 @@ def rights_gate(assets: Iterable[ResolvedAsset], override: RightsOverride | None
                         override=override if issues else None)
 
 
-def credits_text(title: str, episode_id: str, assets: Iterable[ResolvedAsset]) -> str:
-    """credits.txt: the CC-BY attributions first (they must be shown), then every asset with its licence and source."""
+def credits_text(title: str, episode_id: str, assets: Iterable[ResolvedAsset], voices: Iterable[str] = ()) -> str:
+    """credits.txt: the CC-BY attributions first (they must be shown), then the voices (who speaks with which engine,
+    model and voice, under which licence), then every asset with its licence and source."""
     assets = list(assets)
     out = [f"{title} {episode_id}: credits", ""]
     lines = attributions(assets)
     if lines:
         out += ["Attributions", *(f"  {line}" for line in lines), ""]
+    voices = list(voices)
+    if voices:
+        out += ["Voices", *(f"  {line}" for line in voices), ""]
     out.append("Assets")
     for a in assets:
         if a.status != "resolved" and not a.flagged:

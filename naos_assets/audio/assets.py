@@ -4,15 +4,26 @@ packets, and the season audiobook."""
 import tempfile
 from pathlib import Path
 
-from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, Failure, Output, asset
+from dagster import (
+    AllPartitionMapping,
+    AssetCheckSpec,
+    AssetDep,
+    AssetExecutionContext,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+)
 
 from engines.audio import tts
 from engines.audio.audiobook import write_m4b
+from engines.audio.casting import CastingError
 from engines.audio.episode import MIX_VERSION, episode_length_s, mix_episode
 from engines.audio.mix import SlotError
 from engines.audio.packets import PACKET_VERSION
 from engines.audio.packets import recording_packet as make_packet
-from engines.audio.voice import VOICE_VERSION
+from engines.audio.voice import VOICE_VERSION, cast_params, script_scenes, season_context
+from engines.audio.voice import cast as make_cast
 from engines.audio.voice import voice_over as make_voice_over
 from engines.film import MUSIC_BED
 from resources import NaosHome, NaosProject
@@ -32,41 +43,72 @@ from schemas import (
 from ..media.files import asset_path
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, LOCAL_AI_QUEUE, on_queue
-from ..stage import EXIT_PIPELINE_FAILED, bad_input, stage_output
+from ..stage import EXIT_BAD_INPUT, EXIT_PIPELINE_FAILED, bad_input, stage_output
+from .listening import (
+    LISTENING_CHECK,
+    listening_check,
+    listening_params,
+    listening_rows,
+    voice_switches,
+    voice_warnings,
+)
 
 SEASON_VERSION = "season-m4b@1"
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=VOICE_VERSION, group_name="audio", **on_queue(LOCAL_AI_QUEUE),
        kinds={"audio"}, deps=[AssetDep("canon_gate"), AssetDep("canon_diff_approval")],
-       description="Voice-over (§19.0 Audio): every line voiced by its speaker's espeak-ng profile "
-                                    "before the timing lock; TTS takes cached in the registry by (text, voice, engine).")
-def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, script: Script) -> Output[VoiceOver]:
+       description="Voice-over (§19.0 Audio): every line voiced by its speaker's cast voice (Kokoro, then flite, "
+                   "then espeak-ng) before the timing lock, and heard back by a local speech recognizer (the "
+                   "listening test); takes cached in the registry by (spoken text, voice, delivery, engine, model).",
+       check_specs=[AssetCheckSpec(LISTENING_CHECK, asset="voice_over",
+                                   description="Listening test: every take transcribed by Whisper base; warns when a "
+                                               "line's word error rate is above audio.listening_test.max_wer and "
+                                               "names the misheard words (add a pronunciation)")])
+def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, script: Script):
     with bad_input():
         proj = project.load()
+        outlines = {ep.id: project.outline(proj, ep.id)[0] for ep in proj.episodes}
     registry = naos.registry()
-    engine = tts.engine_version() if tts.available() else "none"
-    if engine == "none":
+    together, earlier = season_context(proj, outlines, script.episode_id)
+    force, listening = voice_switches()
+    if not tts.available():
         context.log.warning(tts.INSTALL_HINT)
 
     def cached(key: str) -> bytes | None:
         sha = registry.cache_get(key)
         return None if sha is None else registry.get_bytes(sha)
 
-    def store(key: str, wav: bytes) -> str:
-        sha = registry.put_bytes(wav)
+    def store(key: str, blob: bytes) -> str:
+        sha = registry.put_bytes(blob)
         registry.cache_put(key, sha, "voice_over/take")
         return sha
 
-    voices = {c.id: c.voice.model_dump() for c in proj.characters}
-    return stage_output(
-        "voice_over", naos, VoiceOver, inputs={"script": script.sha256()},
-        params={"engine": engine, "voices": voices, "narration": proj.audio.narration,
-                "narrator": proj.audio.narrator.model_dump()},
-        code_version=VOICE_VERSION, compute=lambda: make_voice_over(script, script.sha256(), proj, cached, store),
+    try:
+        cast = cast_params(make_cast(proj, [*together, *script_scenes(script)], force_engine=force)) \
+            if tts.available() else {}
+    except CastingError as exc:
+        raise Failure(description=f"casting: {exc}", allow_retries=False,
+                      metadata={"naos/exit_code": EXIT_BAD_INPUT}) from None
+    params = {"cast": cast, "narration": proj.audio.narration, "listening": listening_params(proj, listening),
+              "pronunciations": {w: p.model_dump() for w, p in sorted(proj.pronunciations.items())},
+              "earlier_names": earlier}
+    out = stage_output(
+        "voice_over", naos, VoiceOver, inputs={"script": script.sha256()}, params=params, code_version=VOICE_VERSION,
+        compute=lambda: make_voice_over(script, script.sha256(), proj, cached, store, together=together,
+                                        force_engine=force, listening=listening, earlier_names=earlier),
         describe=lambda v: {"engine": v.engine, "takes": len(v.takes), "voiced": v.voiced,
-                            "speech_s": round(sum(t.duration_s for t in v.takes), 2)},
+                            "speech_s": round(sum(t.duration_s for t in v.takes), 2),
+                            "cast": ", ".join(f"{k}={c}" for k, c in v.cast.items()) or "none",
+                            "mean_wer": v.listening.mean_wer if v.listening and v.listening.mean_wer is not None
+                            else "not run",
+                            "naos/listening": MetadataValue.json(listening_rows(v)),
+                            "naos/warnings": MetadataValue.json(voice_warnings(v))},
     )
+    yield out
+    for warning in out.value.warnings:
+        context.log.warning(warning)
+    yield listening_check(out.value)
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=PACKET_VERSION, group_name="audio", **on_queue(CPU_QUEUE),

@@ -33,7 +33,9 @@ from dagster import (
 )
 
 from engines.audio.audiobook import remux_m4a
+from engines.audio.casting import NARRATOR
 from engines.audio.episode import scene_chapters
+from engines.audio.voice import credit_lines
 from engines.media import credits_text, placeholders, rights_gate
 from engines.video import (
     RENDERER_VERSION,
@@ -60,6 +62,7 @@ from schemas import (
     ShotClip,
     ShotClips,
     ShotList,
+    VoiceOver,
     canonical_json,
     sha256_bytes,
 )
@@ -69,7 +72,7 @@ from ..partitions import episodes
 from ..queues import CPU_QUEUE, on_queue
 from ..stage import bad_input, stage_output
 
-EPISODE_VERSION = "episode-concat@4"  # + credits, the attribution end card and the rights gate
+EPISODE_VERSION = "episode-concat@5"  # + credits (with the voices), the attribution end card and the rights gate
 RIGHTS_CHECK = ("rights", "§25.4: every asset has a known licence and is cleared for redistribution "
                           "(blocks publish unless overridden by an approver)")
 
@@ -208,7 +211,10 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
                                               render_plan, tmpdir / "end_card.mp4")
                 clips.append(tmpdir / "end_card.mp4")
             info = concat_clips(clips, tmpdir / "episode.mp4", render_plan, audio_path=mix)
-            (tmpdir / "credits.txt").write_text(credits_text(proj.title, episode, render_plan.assets), encoding="utf-8")
+            voices = VoiceOver.model_validate_json(registry.get_bytes(episode_audio.voice_over_sha256))
+            names = {c.id: c.name for c in proj.characters} | {NARRATOR: "Narrator"}
+            (tmpdir / "credits.txt").write_text(credits_text(proj.title, episode, render_plan.assets,
+                                                             credit_lines(voices, names)), encoding="utf-8")
             write_srt(cues, tmpdir / "episode.srt")
             write_vtt(cues, tmpdir / "episode.vtt")
             remux_m4a(tmpdir / "episode.mp4", tmpdir / "episode.m4a", chapters=scene_chapters(shot_list, render_plan.fps),
