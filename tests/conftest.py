@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,13 @@ from engines.writing import check_season, load_outline, load_project
 from schemas import AssetManifest, ContextPack, EpisodeOutline, EpisodePlan, Project, Script, ShotList, sha256_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Most tests voice with espeak-ng (formant, 0.004 CPU-s per second of speech) and skip the listening test: they test
+# the pipeline, not the voices. The runs that test the default engine (Kokoro, listened to by Whisper) say so by
+# dropping these (tests/test_cli.py's pilot render, tests/test_voices.py). Subprocesses inherit them.
+DRAFT_VOICES = {"NAOS_VOICE_ENGINE": "espeak-ng", "NAOS_LISTENING_TEST": "0"}
+os.environ.update(DRAFT_VOICES)
+
 PILOT_PROJECT = ROOT / "examples" / "pilot" / "project.yaml"
 
 
@@ -42,7 +50,8 @@ def run_pilot(episode_id: str, project_file: Path = PILOT_PROJECT) -> Episode:
     gate approved; no recall, which needs the model and adds colour only)."""
     project = load_project(project_file)
     check = next(c for c in check_season(project, project_file) if c.plan.episode_id == episode_id)
-    voice = voice_over(check.script, check.script.sha256(), project, _TAKES.get, _keep)
+    voice = voice_over(check.script, check.script.sha256(), project, _TAKES.get, _keep, force_engine="espeak-ng",
+                       listening=False)
     shot_list = plan_shots(check.script, check.script.sha256(), {t.line_id: t.duration_s for t in voice.takes})
     manifest = build_manifest(shot_list, shot_list.sha256(), project)
     outline, _ = load_outline(project, project_file, episode_id)

@@ -121,6 +121,9 @@ def test_phonemes_path_matches_text_path(heart):
     assert digest(kokoro.synthesize_phonemes(phonemes, "af_heart")) == digest(heart)
     # a British voice phonemizes en-gb
     assert "kˈəʊt" in kokoro.phonemize(LINE, "bf_emma")
+    # IPA from a pronunciation table splices between pieces without gluing words together
+    spliced = kokoro.phonemize("Captain ", "af_heart") + "ɪnˈɛʃ" + kokoro.phonemize(", you said so.", "af_heart")
+    assert spliced == "kˈæptɪn ɪnˈɛʃ, juː sˈɛd sˈoʊ."
 
 
 def test_deterministic_in_process_new_process_and_threads(heart):

@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "examples" / "pilot"
 
 
-def test_no_voice_mode_estimates_and_says_how_to_install(monkeypatch, pilot):
+def test_no_voice_mode_estimates_and_says_how_to_install(monkeypatch, pilot, tmp_path):
     ep = pilot["s01e01"]
-    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("PATH", "/nonexistent")  # no espeak-ng, no flite
+    monkeypatch.setenv("NAOS_KOKORO_VOICES", str(tmp_path / "none.npz"))  # no Kokoro voices
     assert not tts.available()
     vo = voice_over(ep.script, ep.script.sha256(), ep.project, lambda key: None, lambda key, wav: "unused")
     assert (vo.voiced, vo.engine) == (False, "none")
@@ -31,7 +32,8 @@ def test_no_voice_mode_estimates_and_says_how_to_install(monkeypatch, pilot):
     # the planner still sizes shots (from the estimates); captions are still produced downstream
     shots = plan_shots(ep.script, ep.script.sha256(), {t.line_id: t.duration_s for t in vo.takes})
     assert sum(len(s.lines) for s in shots.shots) == 5
-    assert "apt-get install espeak-ng" in tts.INSTALL_HINT
+    assert "apt-get install flite espeak-ng" in tts.INSTALL_HINT and "make install" in tts.INSTALL_HINT
+    assert vo.warnings == [tts.INSTALL_HINT]
 
 
 def test_take_longer_than_its_locked_slot_fails_the_mix_naming_the_shot(tmp_path):

@@ -179,7 +179,7 @@ def test_awkward_text_is_spoken_safely(tmp_path):
     assert tts.wav_duration(tts.synthesize("--help", LOW)) > 0.3
 
 
-def test_missing_espeak_raises_with_install_hint(tmp_path):
+def test_no_engine_raises_with_install_hint(tmp_path):
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from engines.audio import tts\n"
@@ -190,14 +190,18 @@ def test_missing_espeak_raises_with_install_hint(tmp_path):
         "except tts.TTSUnavailable as exc:\n"
         "    print(exc)\n"
     )
-    env = {**os.environ, "PATH": str(tmp_path)}  # an empty directory: no espeak-ng on PATH
+    # an empty directory: no espeak-ng or flite on PATH; no Kokoro voices either
+    env = {**os.environ, "PATH": str(tmp_path), "NAOS_KOKORO_VOICES": str(tmp_path / "none.npz")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "apt-get install espeak-ng" in out.stdout and "captions only" in out.stdout
 
 
-def test_missing_espeak_in_process(monkeypatch):
+def test_missing_engines_in_process(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", "/nonexistent")
+    assert tts.installed_engines() == ["kokoro"]  # Kokoro is Python: PATH does not hide it
+    assert not tts.engine_available("espeak-ng") and not tts.engine_available("flite")
+    monkeypatch.setenv("NAOS_KOKORO_VOICES", str(tmp_path / "none.npz"))
     assert not tts.available()
     with pytest.raises(tts.TTSUnavailable, match="apt-get install espeak-ng"):
         tts.synthesize("Hello.", LOW)

@@ -179,7 +179,7 @@ def _publish_record(pilot: dict):
 
 
 def _run_summary_data() -> dict:
-    return {"schema_version": "1.1.0", "run_id": "r1", "project_id": "demo", "episode_id": "s01e01",
+    return {"schema_version": "1.2.0", "run_id": "r1", "project_id": "demo", "episode_id": "s01e01",
             "status": "success", "exit_code": 0, "started_at": "2024-01-01T00:00:00+00:00",
             "finished_at": "2024-01-01T00:00:05+00:00", "duration_s": 5.0,
             "stages": [{"stage": "script", "status": "success", "duration_s": 0.1, "cache_hit": False}],

@@ -228,10 +228,15 @@ def _samples(audio: np.ndarray) -> np.ndarray:
 
 def phonemize(text: str, voice: str) -> str:
     """The phoneme string (IPA, kokoro's vocabulary) that `synthesize(text, voice)` speaks: en-us for the a* voices,
-    en-gb for b*. Splice entries from a pronunciation table into it and pass it to `synthesize_phonemes`."""
+    en-gb for b*. Whitespace at either end of `text` is kept as one space, so the phonemes of consecutive pieces of a
+    line can be concatenated with IPA from a pronunciation table spliced between them; pass the result to
+    `synthesize_phonemes` (which collapses runs of spaces and strips the ends, as `synthesize` does)."""
     engine = _engine()
     _, lang = _voice(engine, voice)
-    return " ".join(engine.kokoro.tokenizer.phonemize(text, lang).split())
+    core = " ".join(engine.kokoro.tokenizer.phonemize(text, lang).split())
+    if not core:
+        return " " if text[:1].isspace() else ""
+    return (" " if text[:1].isspace() else "") + core + (" " if text[-1:].isspace() else "")
 
 
 def synthesize_phonemes(phonemes: str, voice: str, speed: float = 1.0) -> np.ndarray:

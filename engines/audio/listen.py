@@ -206,7 +206,7 @@ def check_line(
 
 # ---- word error rate ---------------------------------------------------------------------------------------------
 
-# 1,887 | 1887 | 3.5 | 21st | 1880s: a comma-grouped number is a quantity (cardinal); a bare 4-digit 1100-2099 is a year.
+# 1,887 | 1887 | 3.5 | 21st | 1880s: comma-grouped is a quantity (cardinal); a bare 4-digit 1100-2099 is a year.
 _NUMBER_RE = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(st|nd|rd|th|s)?(?!\d)", re.IGNORECASE)
 _APOSTROPHES = str.maketrans({"\u2019": "", "\u2018": "", "'": "", "\u02bc": ""})
 

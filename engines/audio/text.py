@@ -109,11 +109,10 @@ _SENTENCE_STARTERS = frozenset(
     "You".split()
 )
 
-_ABBREV_RE = re.compile(
-    r"(?<![\w.])(?P<abbr>" + "|".join(sorted({"Dr", "St", *_TITLES_BARE, *_TITLES_DOTTED, *_TITLES_NAMED, *_AFTER}, key=len,
-                                                reverse=True))
-    + r")(?P<dot>\.?)(?!\w)"
-)  # fmt: skip
+_ABBREVIATIONS = sorted(
+    {"Dr", "St", *_TITLES_BARE, *_TITLES_DOTTED, *_TITLES_NAMED, *_AFTER}, key=lambda a: (-len(a), a)
+)
+_ABBREV_RE = re.compile(r"(?<![\w.])(?P<abbr>" + "|".join(_ABBREVIATIONS) + r")(?P<dot>\.?)(?!\w)")
 _NEXT_WORD_RE = re.compile(r"\s+([^\W\d_][\w'’-]*)")
 _PREV_WORD_RE = re.compile(r"([^\W\d_][\w'’-]*)\s+$")
 
@@ -375,11 +374,6 @@ def _cmu_words() -> frozenset[str]:
 
 
 _NAME_TOKEN_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-_SENTENCE_END_RE = re.compile(r"[.!?…]+[\"”'’)\]]*\s*$")
-
-
-def _is_word_in_cmu(word: str) -> bool:
-    return word.lower() in _cmu_words()
 
 
 def unknown_names(texts: Iterable[str], known: Iterable[str] = ()) -> list[str]:
@@ -392,18 +386,18 @@ def unknown_names(texts: Iterable[str], known: Iterable[str] = ()) -> list[str]:
     known_words |= {re.sub(r"['’]s$", "", w) for w in known_words}
     found: set[str] = set()
     for text in texts:
-        text = _collapse(text)
+        text, prev_end, prev_word = _collapse(text), 0, ""
         for m in _NAME_TOKEN_RE.finditer(text):
-            before = text[: m.start()]
-            sentence_start = not before.strip(" \"“'‘(-—[") or bool(_SENTENCE_END_RE.search(before.rstrip(" \"“'‘([")))
-            # hyphen-joined parts arrive as separate tokens; only the first part of "Jean-Luc" can open a sentence
-            if before.endswith("-"):
-                sentence_start = False
+            gap = text[prev_end : m.start()]
+            # a new sentence: the first word, or a word after . ! ? (but not the period of "Capt." or "Dr.")
+            ends = bool(re.search(r"[.!?…]", gap)) and not (gap.startswith(".") and prev_word in _ABBREVIATIONS)
+            sentence_start = (prev_end == 0 and not re.search(r"\w", gap)) or ends
+            prev_end, prev_word = m.end(), m.group(0)
             word = re.sub(r"['’][sS]$", "", m.group(0))
             non_ascii = not word.isascii()
             if not (non_ascii or (word[0].isupper() and not sentence_start)):
                 continue
-            if word.casefold() in known_words or (not non_ascii and _is_word_in_cmu(word.replace("’", "'"))):
+            if word.casefold() in known_words or (not non_ascii and word.replace("’", "'").lower() in _cmu_words()):
                 continue
             found.add(word)
     return sorted(found)
