@@ -179,6 +179,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def preflight(project_file: Path, episode: str):
     """Everything checkable before a run: exit 2 here writes nothing to the registry or the instance."""
+    from engines.audio.voice import check_voices
     from engines.media import check_library_paths
     from engines.writing import library_root, load_outline, load_project, load_story_arc, plan_episode
 
@@ -187,6 +188,7 @@ def preflight(project_file: Path, episode: str):
     arc, arc_sha = load_story_arc(project, project_file)
     plan_episode(project, project_file, episode, outline, outline_sha, arc, arc_sha)
     check_library_paths(project, library_root(project, project_file), project_file)
+    check_voices(project, project_file)
     return project
 
 

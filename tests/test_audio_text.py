@@ -225,7 +225,7 @@ IPA = {"Inês": "iˈneʃ", "Gull Point": "ɡʌl pɔɪnt"}
     [
         ("Ask Inês now", [("Ask ", False), ("iˈneʃ", True), (" now", False)]),
         ("Inês", [("iˈneʃ", True)]),
-        ("inês's hat", [("iˈneʃ", True), ("'s hat", False)]),
+        ("inês's hat", [("iˈneʃɪz", True), (" hat", False)]),
         ("Inês, Inês!", [("iˈneʃ", True), (", ", False), ("iˈneʃ", True), ("!", False)]),
         ("to Gull Point.", [("to ", False), ("ɡʌl pɔɪnt", True), (".", False)]),
         ("Inêsa and Gull", [("Inêsa and Gull", False)]),

@@ -331,11 +331,19 @@ def normalize_for_speech(text: str, pronunciations: Mapping[str, str] | None = N
     return _collapse(spoken)
 
 
+def _possessive(ipa: str) -> str:
+    sound = ipa.rstrip("ːˈˌ")
+    if sound.endswith(("s", "z", "ʃ", "ʒ")):
+        return "ɪz"
+    return "s" if sound.endswith(("p", "t", "k", "f", "θ")) else "z"
+
+
 def split_pronunciations(text: str, ipa: Mapping[str, str]) -> list[tuple[str, bool]]:
     """`text` cut into (chunk, is_ipa) segments: each whole-word, case-insensitive match of an `ipa` key becomes the
     key's IPA (True), the text between stays text (False), spaces included, so an engine that takes phonemes
-    (Kokoro) can phonemize the text chunks and splice the IPA ones in. A possessive "'s" stays in the next text
-    chunk. No match: [(text, False)]; empty text: []."""
+    (Kokoro) can phonemize the text chunks and splice the IPA ones in. A possessive "'s" takes the next text
+    chunk's place: it joins the IPA as English says it ("ɪz" after a sibilant, "s" after a voiceless sound, "z"
+    else), since a phonemizer would read a lone "'s" as the letter S. No match: [(text, False)]; empty text: []."""
     table = _table(ipa)
     if not text:
         return []
@@ -346,8 +354,10 @@ def split_pronunciations(text: str, ipa: Mapping[str, str]) -> list[tuple[str, b
     for m in _table_regex(tuple(sorted(table))).finditer(text):
         if m.start() > pos:
             segments.append((text[pos : m.start()], False))
-        segments.append((_lookup(table, m.group(0)), True))
-        pos = m.end()
+        said, pos = _lookup(table, m.group(0)), m.end()
+        if text[pos : pos + 2] in ("'s", "’s") and not text[pos + 2 : pos + 3].isalnum():
+            said, pos = said + _possessive(said), pos + 2
+        segments.append((said, True))
     if pos < len(text):
         segments.append((text[pos:], False))
     return segments

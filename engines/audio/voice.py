@@ -226,3 +226,32 @@ def write_samples(out_dir, engines: Iterable[str], text: str = SAMPLE_TEXT, *, p
                          "file": str(path), "seconds": seconds})
             progress(f"{engine} {i}/{len(listed)}: {v.id} ({v.gender}, {v.accent}) -> {path} ({seconds} s)")
     return rows
+
+
+def known_voice_ids() -> dict[str, set[str]]:
+    """Voice ids each engine has whether or not it is installed here (espeak-ng takes any of its own: not listed)."""
+    from . import flite, kokoro
+
+    table = json.loads(kokoro.TABLE_PATH.read_text(encoding="utf-8"))["voices"]
+    return {"kokoro": set(table), "flite": {v[0] for v in flite.VOICES} | {"kal"}}
+
+
+def check_voices(project: Project, project_file) -> None:
+    """Every voice id the project names belongs to its engine: an InputError naming the field, with a "did you mean"
+    (checked before a run starts, installed or not)."""
+    import difflib
+
+    from schemas import InputError
+
+    known = known_voice_ids()
+    named = [(f"characters[{i}].voice", c.voice) for i, c in enumerate(project.characters)]
+    named.append(("audio.narrator", project.audio.narrator))
+    for field, profile in named:
+        if not profile.voice:
+            continue
+        engine = tts.engine_of(profile)
+        if engine in known and profile.voice not in known[engine]:
+            close = difflib.get_close_matches(profile.voice, sorted(known[engine]), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(project_file, f"{field}.voice", f"{profile.voice!r} is not a {engine} voice; {hint}"
+                                                              f"(`naos voices --engine {engine}` lists them)")

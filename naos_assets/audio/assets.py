@@ -22,7 +22,7 @@ from engines.audio.episode import MIX_VERSION, episode_length_s, mix_episode
 from engines.audio.mix import SlotError
 from engines.audio.packets import PACKET_VERSION
 from engines.audio.packets import recording_packet as make_packet
-from engines.audio.voice import VOICE_VERSION, cast_params, script_scenes, season_context
+from engines.audio.voice import VOICE_VERSION, cast_params, check_voices, script_scenes, season_context
 from engines.audio.voice import cast as make_cast
 from engines.audio.voice import voice_over as make_voice_over
 from engines.film import MUSIC_BED
@@ -68,6 +68,7 @@ SEASON_VERSION = "season-m4b@1"
 def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, script: Script):
     with bad_input():
         proj = project.load()
+        check_voices(proj, project.project_file)
         outlines = {ep.id: project.outline(proj, ep.id)[0] for ep in proj.episodes}
     registry = naos.registry()
     together, earlier = season_context(proj, outlines, script.episode_id)
