@@ -4,7 +4,6 @@ stability over a season. Pure Python: no engine runs here."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,8 @@ def _pool(engine: str, *specs: str) -> list[VoiceInfo]:
 KOKORO = _pool("kokoro", "af_heart:f:us", "af_bella:f:us", "bf_emma:f:gb", "am_fenrir:m:us", "am_michael:m:us",
                "bm_george:m:gb", "bm_fable:m:gb", "bf_isabella:f:gb", "af_sarah:f:us", "bm_lewis:m:gb")
 FLITE = _pool("flite", "slt:f:us", "rms:m:us", "awb:m:gb", "kal16:m:us")
-ESPEAK = _pool("espeak-ng", "en-gb+f3:f:gb", "en-us+f3:f:us", "en-gb:m:gb", "en-us:m:us")
+ESPEAK = _pool("espeak-ng", "en-gb+f3:f:gb", "en-us+f3:f:us", "en-gb-x-rp+f2:f:gb", "en-us+f4:f:us", "en-gb:m:gb",
+               "en-us:m:us", "en-gb-scotland:m:gb")
 ALL = {"kokoro": KOKORO, "flite": FLITE, "espeak-ng": ESPEAK}
 GENDER = {v.id: v.gender for vs in ALL.values() for v in vs}
 ACCENT = {v.id: v.accent for vs in ALL.values() for v in vs}
@@ -52,15 +52,6 @@ def _voices(casting) -> dict[str, tuple[str, str]]:
     return {sid: (c.engine, c.voice) for sid, c in casting.items()}
 
 
-def _assert_no_scene_shares_a_voice(casting, together) -> None:
-    for group in [*together, set(casting)]:  # the narrator is in every scene
-        for a, b in itertools.combinations(sorted(group), 2):
-            if NARRATOR in (a, b) or {a, b} <= set(group):
-                same = (casting[a].engine, casting[a].voice) == (casting[b].engine, casting[b].voice)
-                if NARRATOR in (a, b) or group is not None:
-                    assert not same or (NARRATOR not in (a, b) and group == set(casting)), (a, b, casting[a].voice)
-
-
 # ---- distinct voices -----------------------------------------------------------------------------------------------
 
 
@@ -79,9 +70,7 @@ def test_every_speaker_gets_a_voice_of_their_own_when_the_pool_is_big_enough():
 
 def test_the_narrator_is_distinct_from_everyone_even_the_authors_choices():
     project = _project(_char("mara", voice="bf_emma", engine="kokoro"), _char("tobias", voice="bm_george"),
-                       audio_accent := None) if False else _project(
-        _char("mara", voice="bf_emma", engine="kokoro"), _char("tobias", voice="bm_george"), accent="gb")
-    del audio_accent
+                       accent="gb")
     casting = cast_voices(project, ALL, CHAIN)
     narrator = casting[NARRATOR]
     assert narrator.cast and narrator.engine == "kokoro"
@@ -124,8 +113,9 @@ def test_gender_from_pronouns_and_hints_is_respected_in_casting():
 
 
 def test_accent_hint_and_project_accent_are_respected():
-    project = _project(_char("a", "She rows."), _char("b", "He keeps the light."), _char("c", "She charts.", accent="us"),
-                       _char("d", "He sails."), _char("e", gender="female", accent="us"), accent="gb")
+    project = _project(_char("a", "She rows."), _char("b", "He keeps the light."),
+                       _char("c", "She charts.", accent="us"), _char("d", "He sails."),
+                       _char("e", gender="female", accent="us"), accent="gb")
     casting = cast_voices(project, ALL, CHAIN)
     got = {sid: (GENDER[c.voice], ACCENT[c.voice]) for sid, c in casting.items()}
     assert got == {"a": ("female", "gb"), "b": ("male", "gb"), "c": ("female", "us"), "d": ("male", "gb"),
@@ -148,7 +138,7 @@ def test_the_accent_gives_way_before_the_gender():
 
 
 def test_explicit_voices_are_kept_and_never_given_to_anyone_else():
-    # af_heart, the pool's best female voice, is named by the *last* character: the others must not take it first
+    # af_heart, the pool's best female voice, is named by a character declared after b and c: they must not take it
     project = _project(_char("b", "She charts."), _char("c", "She sails."), _char("d", "He rows.", accent="gb"),
                        _char("a", "She keeps the light.", engine="kokoro", voice="af_heart"),
                        _char("e", voice="bm_george"),  # no engine: the engine whose list has it
@@ -237,26 +227,16 @@ def test_a_voice_on_an_engine_not_installed_is_recast_on_the_first_installed_eng
     assert GENDER[casting["mara"].voice] == "female" and GENDER[casting["tobias"].voice] == "male"
     assert casting["tobias"].voice == "awb"  # male and gb, as the project asks
     assert casting["tobias"].profile.speed == 0.92  # the author's speed goes with the character
-    assert len(set(_voices(casting).values())) == len(casting)
-
-
-def test_a_voice_the_chain_leaves_out_is_recast_keeping_its_gender_and_accent():
-    # kokoro is known (its list is in the pool) but not in this project's chain: its voices still say what they sound
-    # like, so mara (no pronoun in her description) stays female and British on espeak-ng
-    project = _project(_char("mara", "A fisher who rows oil out.", voice="bf_emma"),
-                       _char("tobias", "A keeper.", voice="am_fenrir"), engines=["espeak-ng"])
-    casting = cast_voices(project, {"kokoro": KOKORO, "espeak-ng": ESPEAK}, project.audio.engines)
-    assert (casting["mara"].engine, casting["mara"].voice) == ("espeak-ng", "en-gb+f3")
-    assert (casting["tobias"].engine, casting["tobias"].voice) == ("espeak-ng", "en-us")
+    assert casting["narrator"].voice not in {casting[c].voice for c in ("mara", "tobias", "ines")}
 
 
 @pytest.mark.xfail(strict=True, reason="a voice id of an engine not installed here is found in no list of the pool, "
                                        "so its gender and accent are lost: the pilot's mara (bf_emma, no pronoun in "
                                        "her description) is cast on flite's awb, a Scottish man")
 def test_a_kokoro_voice_keeps_its_gender_and_accent_where_kokoro_is_not_installed():
-    project = _project(_char("mara", "A fisher who rows oil out.", engine="kokoro", voice="bf_emma"))
+    project = _project(_char("mara", "A fisher who rows oil out.", engine="kokoro", voice="bf_emma"), accent="gb")
     casting = cast_voices(project, {"flite": FLITE, "espeak-ng": ESPEAK}, CHAIN)
-    assert GENDER[casting["mara"].voice] == "female"
+    assert casting["mara"].voice == "slt"  # female (flite has no British woman), not awb
 
 
 @pytest.mark.xfail(strict=True, reason="an explicit engine that is installed but not in audio.engines is recast: "
@@ -294,26 +274,42 @@ def test_force_engine_not_installed_is_refused():
 
 def test_casting_is_stable_and_ignores_scenes_that_create_no_conflict():
     pilot = load_project(PILOT)
-    project = pilot.model_copy(update={"characters": [*pilot.characters, *[
-        pilot.characters[0].model_copy(update={"id": f"extra{i}", "voice": VoiceProfile()}) for i in range(3)]]})
+    extras = [pilot.characters[0].model_copy(update={"id": f"extra{i}", "voice": VoiceProfile(accent="us")})
+              for i in range(3)]
+    project = pilot.model_copy(update={"characters": [*pilot.characters, *extras]})
     first = cast_voices(project, ALL, CHAIN)
+    assert len(set(_voices(first).values())) == len(first)
     assert _voices(cast_voices(project, ALL, CHAIN)) == _voices(first)
+    assert _voices(cast_voices(project, dict(reversed(ALL.items())), CHAIN)) == _voices(first)  # the chain decides
     # a later episode's scenes: everyone already has a voice of their own, so who meets whom changes nothing
     season = [{"mara", "tobias"}, {"ines", "extra0", "extra1"}, {"aldo", "extra2", "mara"}]
     assert _voices(cast_voices(project, ALL, CHAIN, season)) == _voices(first)
     assert _voices(cast_voices(project, ALL, CHAIN, season[::-1])) == _voices(first)
 
 
+@pytest.mark.xfail(strict=True, reason="casting.py tries a shared voice at each hint level before relaxing the hints "
+                                       "(the comment says the hints give way first): a third British woman shares "
+                                       "with one she never meets while American women's voices are free")
+def test_hints_give_way_before_a_voice_is_shared():
+    women = [_char(f"w{i}", "She sails.") for i in range(4)]  # the pool has two British women's voices
+    project = _project(*women, accent="gb", narrator={"engine": "kokoro", "voice": "bm_lewis"})
+    casting = cast_voices(project, ALL, CHAIN)
+    assert len(set(_voices(casting).values())) == len(casting), _voices(casting)
+    assert all(GENDER[casting[w["id"]].voice] == "female" for w in women)
+
+
 def test_a_small_pool_is_stable_when_an_episode_adds_scenes_without_conflicts():
     project = _project(*FIVE, narrator={"engine": "flite", "voice": "v0"})
     season = [{"a", "b"}, {"b", "c"}]
     before = _voices(cast_voices(project, SMALL, CHAIN, season))
-    # the new episode brings together characters who already speak with different voices
-    added = [{b for b in g} for g in ([{"a", "b"}, {"d", "c"}] if before["d"] != before["c"] else [{"a", "b"}])]
-    after = _voices(cast_voices(project, SMALL, CHAIN, [*season, *added]))
-    assert after == before
-    # in any order of the season's scenes
-    assert _voices(cast_voices(project, SMALL, CHAIN, [*added, *season[::-1]])) == before
+    assert before["b"] != before["d"] and before["a"] == before["d"]  # d shares a's voice: they have never met
+    # a new episode brings together characters who already speak with different voices: nobody changes
+    assert _voices(cast_voices(project, SMALL, CHAIN, [*season, {"b", "d"}, {"a", "b"}])) == before
+    assert _voices(cast_voices(project, SMALL, CHAIN, [{"b", "d"}, *season[::-1]])) == before  # in any order
+    # one that brings a and d together must part them, and does so without touching anyone else
+    after = _voices(cast_voices(project, SMALL, CHAIN, [*season, {"a", "d"}]))
+    assert after["a"] != after["d"]
+    assert {k: v for k, v in after.items() if k != "d"} == {k: v for k, v in before.items() if k != "d"}
 
 
 # ---- scene clashes -------------------------------------------------------------------------------------------------

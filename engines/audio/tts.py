@@ -153,7 +153,7 @@ def speed_of(profile: VoiceProfile, emotion: str | None) -> float:
     """The speed asked of a neural or diphone engine: the voice's, times half the emotion's rate change (a neural
     voice sped up by 20 % already sounds rushed)."""
     e = emotion_of(emotion)
-    return round(profile.speed * (1 + (e.rate_pct - 100) / 200), 3)
+    return round(max(0.5, min(2.0, profile.speed * (1 + (e.rate_pct - 100) / 200))), 3)  # the engines' range
 
 
 def pause_of(emotion: str | None) -> float:
