@@ -709,7 +709,7 @@ def cmd_voices(args) -> int:
     """`naos voices`: the voices installed here and the project's cast; a sample WAV per voice into --out."""
     from engines.audio import tts
     from engines.audio.casting import CastingError
-    from engines.audio.voice import SAMPLE_TEXT, cast, write_samples
+    from engines.audio.voice import SAMPLE_TEXT, cast, season_context, write_samples
     from engines.writing import load_project
     from schemas import VOICE_ENGINES, InputError
 
@@ -732,8 +732,17 @@ def cmd_voices(args) -> int:
     if not engines:
         return EXIT_FAILED
     if project is not None:
+        from engines.writing import load_outline
+        from naos_assets.audio.listening import voice_switches
+
         try:
-            for sid, c in cast(project).items():
+            outlines = {ep.id: load_outline(project, Path(args.project).resolve(), ep.id)[0] for ep in project.episodes}
+        except InputError as exc:
+            _say(f"bad input: {exc}")
+            return EXIT_BAD_INPUT
+        together, _names = season_context(project, outlines, "")
+        try:  # the cast a render gets: the season's scenes, NAOS_VOICE_ENGINE
+            for sid, c in cast(project, together, force_engine=voice_switches()[0]).items():
                 _say(f"cast: {sid} -> {c.engine}:{c.voice}{' (cast automatically)' if c.cast else ''}")
         except CastingError as exc:
             _say(f"casting: {exc}")

@@ -162,3 +162,10 @@ def test_corrupt_weights_are_refused(listener):
     missing = {k: v for k, v in files.items() if k != "tokenizer.json"}
     with pytest.raises(listen.ListenerUnavailable, match=r"tokenizer\.json: sha256 missing"):
         listen.load_model(missing)
+
+
+def test_british_and_american_spellings_compare_equal():
+    """Whisper writes American spellings: a British line heard right is not misheard."""
+    assert listen.wer("The harbour's colour, the centre of the theatre; we realised it and travelled.",
+                      "The harbor's color, the center of the theater. We realized it and traveled.") == (0.0, [])
+    assert listen.wer("The harbour is dark.", "The harbor is bright.") == (0.25, ["dark"])

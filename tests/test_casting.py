@@ -190,8 +190,6 @@ def test_a_small_pool_that_cannot_keep_a_scene_apart_names_the_speaker():
     assert "flite" in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="casting.py casts the narrator last: characters who never meet take every "
-                                       "voice first, and the narrator (in every scene) is left with none")
 def test_a_small_pool_leaves_a_voice_for_the_narrator():
     project = _project(*FIVE[:4])  # four characters who never share a scene, four voices, and a narrator
     casting = cast_voices(project, {"flite": FLITE}, CHAIN)
@@ -199,8 +197,6 @@ def test_a_small_pool_leaves_a_voice_for_the_narrator():
     assert all(voices[c] != voices[NARRATOR] for c in "abcd")
 
 
-@pytest.mark.xfail(strict=True, reason="same bug: NAOS_VOICE_ENGINE=flite on the pilot raises CastingError for the "
-                                       "narrator, though ines and aldo never meet and could share a voice")
 def test_the_pilot_season_can_be_cast_on_flite():
     project = load_project(PILOT)
     outlines = {e.id: load_outline(project, PILOT, e.id)[0] for e in project.episodes}
@@ -230,17 +226,12 @@ def test_a_voice_on_an_engine_not_installed_is_recast_on_the_first_installed_eng
     assert casting["narrator"].voice not in {casting[c].voice for c in ("mara", "tobias", "ines")}
 
 
-@pytest.mark.xfail(strict=True, reason="a voice id of an engine not installed here is found in no list of the pool, "
-                                       "so its gender and accent are lost: the pilot's mara (bf_emma, no pronoun in "
-                                       "her description) is cast on flite's awb, a Scottish man")
 def test_a_kokoro_voice_keeps_its_gender_and_accent_where_kokoro_is_not_installed():
     project = _project(_char("mara", "A fisher who rows oil out.", engine="kokoro", voice="bf_emma"), accent="gb")
     casting = cast_voices(project, {"flite": FLITE, "espeak-ng": ESPEAK}, CHAIN)
     assert casting["mara"].voice == "slt"  # female (flite has no British woman), not awb
 
 
-@pytest.mark.xfail(strict=True, reason="an explicit engine that is installed but not in audio.engines is recast: "
-                                       "`engine in installed` is checked against the chain, not against the pool")
 def test_an_explicit_engine_outside_the_chain_is_kept_when_installed():
     project = _project(_char("mara", engine="kokoro", voice="bf_emma"), engines=["flite", "espeak-ng"])
     casting = cast_voices(project, ALL, project.audio.engines)
@@ -287,9 +278,6 @@ def test_casting_is_stable_and_ignores_scenes_that_create_no_conflict():
     assert _voices(cast_voices(project, ALL, CHAIN, season[::-1])) == _voices(first)
 
 
-@pytest.mark.xfail(strict=True, reason="casting.py tries a shared voice at each hint level before relaxing the hints "
-                                       "(the comment says the hints give way first): a third British woman shares "
-                                       "with one she never meets while American women's voices are free")
 def test_hints_give_way_before_a_voice_is_shared():
     women = [_char(f"w{i}", "She sails.") for i in range(4)]  # the pool has two British women's voices
     project = _project(*women, accent="gb", narrator={"engine": "kokoro", "voice": "bm_lewis"})

@@ -72,6 +72,18 @@ def engine_of(profile: VoiceProfile, voices: Mapping[str, list[VoiceInfo]]) -> s
     return None
 
 
+_KOKORO_ID = re.compile(r"([ab])([fm])_[a-z]+")
+
+
+def _described(voice: str | None, voices: Mapping[str, list[VoiceInfo]]) -> VoiceInfo | None:
+    """A voice id's gender and accent: from the installed engines' lists, else from Kokoro's naming (a/b: American
+    or British, f/m), so a Kokoro voice keeps what it sounds like on a machine without Kokoro."""
+    named = next((v for vs in voices.values() for v in vs if v.id == voice), None)
+    if named is None and voice and (m := _KOKORO_ID.fullmatch(voice)):
+        named = VoiceInfo("kokoro", voice, {"f": "female", "m": "male"}[m[2]], {"a": "us", "b": "gb"}[m[1]])
+    return named
+
+
 def cast_voices(project: Project, voices: Mapping[str, list[VoiceInfo]], chain: list[str],
                 together: Iterable[Iterable[str]] = (), *, force_engine: str | None = None) -> dict[str, Casting]:
     """Speaker id (each character, and "narrator") -> Casting.
@@ -101,33 +113,40 @@ def cast_voices(project: Project, voices: Mapping[str, list[VoiceInfo]], chain: 
     for sid in everyone - {NARRATOR}:
         mates.setdefault(sid, set()).add(NARRATOR)
 
+    def usable(engine: str | None) -> bool:  # an author's engine is used when installed, in the chain or not
+        return engine == force_engine if force_engine else bool(engine and voices.get(engine))
+
     out: dict[str, Casting] = {}
     pending = []
     for sid, profile, description in speakers:  # the author's choices first: they are fixed
         engine = engine_of(profile, voices)
         known = {v.id: v for v in voices.get(engine or "", [])}
-        if force_engine is None and engine in installed and profile.voice and (profile.voice in known or
-                                                                                engine == "espeak-ng"):
+        if force_engine is None and usable(engine) and profile.voice and (profile.voice in known or
+                                                                           engine == "espeak-ng"):
             out[sid] = Casting(engine, profile.voice, profile.model_copy(update={"engine": engine}), cast=False)
         else:
             # a named voice that cannot be had here still says what it sounds like: its gender and accent
-            named = next((v for vs in voices.values() for v in vs if v.id == profile.voice), None)
+            named = _described(profile.voice, voices)
             hints = {"gender": gender_of(profile, description) or (named.gender if named else None),
                      "accent": profile.accent or (named.accent if named else None) or project.audio.accent}
-            engine = engine if (engine in installed and not profile.voice) else installed[0]
+            engine = engine if (usable(engine) and not profile.voice) else installed[0]
             pending.append((sid, profile, engine, hints))
+    narrator_engine = next((e for sid, _p, e, _h in pending if sid == NARRATOR), None)
     for sid, profile, engine, hints in pending:
         taken_anywhere = {c.voice for c in out.values() if c.engine == engine}
         taken_nearby = {out[m].voice for m in mates.get(sid, ()) if m in out and out[m].engine == engine}
         pool = voices[engine]
-        choice = None
-        for relax in ((), ("accent",), ("accent", "gender")):  # the hints give way before a shared voice does
-            fits = [v for v in pool if all(k in relax or hints[k] is None or getattr(v, k) == hints[k]
-                                           for k in ("gender", "accent"))]
-            choice = next((v for v in fits if v.id not in taken_anywhere), None) or \
-                next((v for v in fits if v.id not in taken_nearby), None)
-            if choice:
-                break
+        fits = [[v for v in pool if all(k in relax or hints[k] is None or getattr(v, k) == hints[k]
+                                        for k in ("gender", "accent"))]
+                for relax in ((), ("accent",), ("accent", "gender"))]
+        fresh = [v for v in pool if v.id not in taken_anywhere]
+        # the narrator, cast last, speaks in every scene: a character shares before taking the last fresh voice
+        keep = sid != NARRATOR and engine == narrator_engine and NARRATOR not in out and len(fresh) <= 1
+        # the accent gives way before a voice is shared, a voice is shared (with someone never met) before the gender
+        # gives way: a fresh voice of the other gender would be a worse fit than a voice heard elsewhere
+        order = [(fits[0], fresh), (fits[1], fresh), (fits[0], None), (fits[1], None), (fits[2], fresh), (fits[2], None)]
+        choice = next((v for f, only in order if not (keep and only is not None) for v in f
+                       if (v.id not in taken_anywhere if only is not None else v.id not in taken_nearby)), None)
         if choice is None:
             raise CastingError(f"{sid}: every {engine} voice ({len(pool)}) is taken by someone who shares a scene with "
                                f"{sid}; give {sid} a voice on another engine, or install one with more voices")

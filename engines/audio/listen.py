@@ -238,6 +238,19 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# British and American spellings of one sound compare equal (Whisper writes American: "harbor" for "harbour").
+# Both sides are folded alike, so a fold that also catches another word ("acre" -> "acer") costs nothing.
+_SPELLINGS = ((re.compile(r"(?<=[a-z]{2})our(s|ed|ing)?$"), r"or\1"), (re.compile(r"(?<=[^aeiou])re(s|d)?$"), r"er\1"),
+              (re.compile(r"(?<=[a-z]{2})is(e|es|ed|ing|ation)$"), r"iz\1"), (re.compile(r"(?<=[aeiou])ll(ed|ing|er)$"),
+                                                                             r"l\1"))
+
+
+def _spelling(word: str) -> str:
+    for pattern, repl in _SPELLINGS:
+        word = pattern.sub(repl, word)
+    return word
+
+
 def normalize_words(text: str) -> list[tuple[str, str]]:
     """(compared word, the written word it came from) for each spoken word of `text`: numbers spelled out, case,
     accents and apostrophes dropped ("Storm's" = "storms"), other punctuation and hyphens split words."""
@@ -246,7 +259,7 @@ def normalize_words(text: str) -> list[tuple[str, str]]:
         written = raw.strip(".,;:!?\"'()[]{}\u2018\u2019\u201c\u201d\u2014\u2013-\u2026*_")
         spoken = _NUMBER_RE.sub(_spell_number, raw.replace("%", " percent ").replace("&", " and "))
         for word in re.findall(r"[^\W_]+", _fold(spoken.translate(_APOSTROPHES))):
-            out.append((word, written or raw))
+            out.append((_spelling(word), written or raw))
     return out
 
 

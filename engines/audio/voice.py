@@ -113,7 +113,9 @@ def voice_over(script: Script, script_sha256: str, project: Project,
     scenes = script_scenes(script)
     casting = cast(project, [*map(set, together), *scenes], force_engine=force_engine)
     warnings = scene_clashes(casting, scenes)
-    for sid in sorted({s.speaker_id for s in lines}):
+    if force_engine:
+        warnings.append(f"every voice recast on {force_engine} for this run (NAOS_VOICE_ENGINE): a draft")
+    for sid in [] if force_engine else sorted({s.speaker_id for s in lines}):
         who = casting.get(sid)
         wanted = (project.audio.narrator if sid == NARRATOR else project.character(sid).voice) if who else None
         if who and wanted and wanted.voice and (wanted.voice, wanted.engine or who.engine) != (who.voice, who.engine):
