@@ -210,7 +210,7 @@ def test_an_invalid_library_licence_is_not_an_answer_for_the_estimate(library, r
 def test_cost_policy_fields():
     policy = Project.model_fields["cost_policy"].default_factory()
     assert (policy.max_run_usd, policy.max_episode_usd, policy.approval_threshold_usd) == (None, None, 0.0)
-    assert Project.SCHEMA_VERSION == "1.3.0"
+    assert Project.SCHEMA_VERSION == "1.4.0"
     with pytest.raises(ValueError):
         type(policy)(max_run_usd=-1)
 

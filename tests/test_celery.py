@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import DRAFT_VOICES
 
 from naos_assets.executors import CELERY_SETTINGS, executor_config, naos_executor
 from naos_assets.queues import CELERY_QUEUE_TAG, DEFAULT_QUEUE, QUEUES
@@ -29,6 +30,7 @@ RENDER_QUEUES = ["cpu_queue", "local_ai_queue", "media_queue"]
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("NAOS_")}
+    env.update(DRAFT_VOICES)  # the suite's draft voices (tests/conftest.py), on the workers too
     return {**env, **extra}
 
 

@@ -31,7 +31,7 @@ def test_definitions_load(tmp_path):
     assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {
         *STAGES, *AUDIO, *CHECKPOINTS, "publish"}
     assert {k.name for k in defs.resolve_asset_graph().asset_check_keys} == {
-        "caption_sync", "loudness", "runtime", "missing_assets", "rights"}
+        "caption_sync", "loudness", "runtime", "missing_assets", "rights", "listening_test"}
     # publish is its own job: rendering never publishes
     assert {k.to_user_string() for k in defs.resolve_job_def("publish_episode").asset_layer.executable_asset_keys} \
         == {"publish"}

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import DRAFT_VOICES
 
 from naos_assets.executors import NEEDED_QUEUES
 from tests.celery_workers import Workers, rabbitmq_vhost
@@ -60,6 +61,7 @@ def production(tmp_path_factory):
                "NAOS_CELERY_BROKER": broker, "NAOS_PROJECT": str(project), "NAOS_SITE_ID": "site-a",
                "NAOS_HOME": str(home)}
         inherited = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("NAOS_")}
+        inherited.update(DRAFT_VOICES)  # the suite's draft voices (tests/conftest.py), on the workers too
         workers = stack.enter_context(Workers(broker, {**inherited, **env}, base / "logs"))
         # two workers of two processes each: the tiny episodes' steps are short, so a step's hand-off (a second of
         # dagster-celery's polling) weighs more than its work, and four processes overlap those waits

@@ -11,8 +11,9 @@ Nothing is downloaded at run time. `make install` puts everything in the venv, p
 
 Determinism: one onnxruntime session per process on the CPU provider, sequential execution, `NAOS_KOKORO_THREADS`
 intra-op threads (default 1). The same text, voice and speed give byte-identical samples in the same process, in a new
-process, and with 1 or 2 threads (measured on x86_64 with AVX-512; int8 kernels may differ on other instruction sets,
-so a cache keyed on `version()` and `model_id()` should not be shared across CPU types without checking).
+process, and with 1 or 2 threads (measured on x86_64 with AVX-512). Not across instruction sets: an emulated SSE4.2-only
+CPU gave other samples and another length for the same line (docs/DETERMINISM.md). A take stored in the registry is
+reused by its cache key, so a shared registry makes episodes identical across machines; a fresh synthesis may not be.
 
 Plain Python, no Dagster. Importing this module is cheap: onnxruntime and kokoro_onnx load with the first synthesis.
 The model loads once per process (about a second) and is cached.
