@@ -741,8 +741,10 @@ def cmd_voices(args) -> int:
             _say(f"bad input: {exc}")
             return EXIT_BAD_INPUT
         together, _names = season_context(project, outlines, "")
+        order = [c.id for c in project.characters] + ["narrator"]  # as the project lists them
         try:  # the cast a render gets: the season's scenes, NAOS_VOICE_ENGINE
-            for sid, c in cast(project, together, force_engine=voice_switches()[0]).items():
+            casting = cast(project, together, force_engine=voice_switches()[0])
+            for sid, c in ((sid, casting[sid]) for sid in order):
                 _say(f"cast: {sid} -> {c.engine}:{c.voice}{' (cast automatically)' if c.cast else ''}")
         except CastingError as exc:
             _say(f"casting: {exc}")

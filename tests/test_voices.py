@@ -397,6 +397,6 @@ def test_naos_voices_shows_the_projects_cast(engines, tmp_path):
     proc = _naos("--project", "examples/pilot/project.yaml", "--engine", "espeak-ng", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     cast_lines = [line for line in proc.stderr.splitlines() if line.startswith("naos: cast: ")]
-    assert [line.split()[2] for line in cast_lines] == ["mara", "tobias", "aldo", "ines", NARRATOR]
+    assert [line.split()[2] for line in cast_lines] == ["mara", "tobias", "ines", "aldo", NARRATOR]  # project order
     assert all("(cast automatically)" in line for line in cast_lines if line.split()[2] in ("ines", NARRATOR))
     assert len(list((tmp_path / "espeak-ng").glob("*.wav"))) == len(tts.voices("espeak-ng"))
