@@ -325,4 +325,9 @@ def test_render_an_episode_from_the_ui_and_see_it_in_the_asset_pages(browser, da
     filled = [int(p) for p in re.findall(r"\b(\d+)% filled", text)]
     assert len(filled) == len(names) and all(p > 0 for p in filled), (filled, text[:2000])
     screenshot(browser, profile, url, budget, shots / "asset_group_render.png")
+
+    # the voice-over's listening test is an asset check a user finds on the asset's Checks tab
+    url = f"{dev.url}/assets/voice_over?view=checks"
+    text, budget = page_text(browser, profile, url, ["voice_over", "listening_test", "Listening test"])
+    screenshot(browser, profile, url, budget, shots / "voice_over_checks.png")
     print(f"UI checked in {time.monotonic() - started:.0f}s; screenshots in {OUTPUT}")
