@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require as _require
 
 from engines.audio import listen, tts
 from schemas import VoiceProfile
@@ -28,13 +29,6 @@ from engines.audio import listen, tts
 from schemas import VoiceProfile
 print(listen.transcribe(*tts.wav_samples(tts.synthesize({line!r}, VoiceProfile(voice="en-us")))))
 """
-
-
-def _require(ok: bool, reason: str) -> None:
-    if not ok:
-        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-            pytest.fail(f"CI: {reason}")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

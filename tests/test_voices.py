@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import subprocess
 import sys
 import wave
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require as _require
 
 from engines.audio import espeak, flite, kokoro, listen, tts
 from engines.audio.casting import NARRATOR
@@ -31,13 +31,6 @@ TWO = "The lamp went dark at midnight. Nobody climbed the stair."  # two sentenc
 CLEAR = "The supply boat comes tomorrow."  # heard word for word in every flite voice
 SLT = VoiceProfile(engine="flite", voice="slt")
 EMMA = VoiceProfile(engine="kokoro", voice="bf_emma")
-
-
-def _require(ok: bool, reason: str) -> None:
-    if not ok:
-        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-            pytest.fail(f"CI: {reason}")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
