@@ -106,6 +106,9 @@ def test_render_is_voiced_mixed_and_checked(first_render):
     assert all(t["listening"]["wer"] <= 0.25 for t in voice["takes"]), [t["listening"] for t in voice["takes"]]
     assert voice["listening"]["over"] == [] and voice["unknown_names"] == []
     registry = Registry.local(first_render / "home" / "artifacts")
+    take = voice["takes"][0]  # the take's registry record names who spoke it
+    params = registry.get_record("voice_over/take", "s01e01", take["sha256"])["params"]
+    assert (params["engine"], params["model"], params["voice"]) == ("kokoro", take["model"], "bf_emma")
     pitch = {t["speaker_id"]: estimate_f0(registry.get_bytes(t["sha256"])) for t in voice["takes"]}
     assert pitch["tobias"] < 150 < pitch["mara"], pitch  # the keeper's low voice, Mara's high one
 

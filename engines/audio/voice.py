@@ -93,12 +93,13 @@ def _listen(take: VoiceTake, wav: bytes, cached: Callable[[str], bytes | None],
 def voice_over(script: Script, script_sha256: str, project: Project,
                cached: Callable[[str], bytes | None], store: Callable[[str, bytes], str], *,
                together: Iterable[Iterable[str]] = (), force_engine: str | None = None, listening: bool | None = None,
-               earlier_names: Iterable[str] = ()) -> VoiceOver:
+               earlier_names: Iterable[str] = (), record: Callable[[VoiceTake], None] | None = None) -> VoiceOver:
     """Voice every line. `cached(key)` returns bytes kept before (the registry's cache: takes and listening tests)
     or None; `store(key, bytes)` keeps new ones and returns their sha256. `together`: who shares a scene anywhere in
     the season (casting is stable across episodes); this script's scenes are added. `force_engine`: every voice on
     one engine. `listening`: run the listening test (default: the project's setting). `earlier_names`: unknown names
     said before this episode (season_context), so a name is reported once a season, where it first appears.
+    `record(take)`: called for every voiced take (the registry's record: engine, model and voice of the WAV).
     Without any engine: estimated durations, no audio."""
     from . import text as speech
 
@@ -143,6 +144,8 @@ def voice_over(script: Script, script_sha256: str, project: Project,
                      spoken=tts.spoken_text(spec.text, project.pronunciations))
         if listener:
             take = take.model_copy(update={"listening": _listen(take, wav, cached, store)})
+        if record:
+            record(take)
         takes.append(take)
     threshold = project.audio.listening_test.max_wer
     checks = [t.listening for t in takes if t.listening]

@@ -85,6 +85,13 @@ def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosH
         registry.cache_put(key, sha, "voice_over/take")
         return sha
 
+    def record(take) -> None:  # the take's registry record names who spoke it: engine, version, model, voice
+        registry.put_record("voice_over/take", script.episode_id, take.sha256, schema_version=None,
+                            parents={"script": script.sha256()}, code_version=VOICE_VERSION, media_type="audio/wav",
+                            params=take.model_dump(include={"line_id", "speaker_id", "emotion", "engine",
+                                                            "engine_version", "model", "voice", "speed", "spoken"}),
+                            run_id=context.run.run_id)
+
     try:
         cast = cast_params(make_cast(proj, [*together, *script_scenes(script)], force_engine=force)) \
             if tts.available() else {}
@@ -97,7 +104,8 @@ def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosH
     out = stage_output(
         "voice_over", naos, VoiceOver, inputs={"script": script.sha256()}, params=params, code_version=VOICE_VERSION,
         compute=lambda: make_voice_over(script, script.sha256(), proj, cached, store, together=together,
-                                        force_engine=force, listening=listening, earlier_names=earlier),
+                                        force_engine=force, listening=listening, earlier_names=earlier,
+                                        record=record),
         describe=lambda v: {"engine": v.engine, "takes": len(v.takes), "voiced": v.voiced,
                             "speech_s": round(sum(t.duration_s for t in v.takes), 2),
                             "cast": ", ".join(f"{k}={c}" for k, c in v.cast.items()) or "none",
