@@ -1,6 +1,6 @@
 """The artifact registry (§14) and the Dagster IO manager over it."""
 
-from .artifact_io_manager import RegistryIOManager
+from .artifact_io_manager import RegistryIOManager, load_artifact, store_artifact
 from .audit import AuditError, AuditTrail, Review
 from .record_index import (
     PostgresRecordIndex,
@@ -41,6 +41,8 @@ __all__ = [
     "Registry",
     "RegistryIOManager",
     "cache_key",
+    "load_artifact",
+    "store_artifact",
     "sha256_file",
     "site_id",
 ]

@@ -19,6 +19,29 @@ def _meta(context: OutputContext, key: str, default=None):
     return getattr(value, "value", value)  # MetadataValue wrappers -> plain values
 
 
+def store_artifact(registry: Registry, asset: str, partition: str | None, obj: Artifact, *, parents: dict,
+                   params: dict, code_version: str, run_id: str, provenance: dict | None = None,
+                   key: str | None = None) -> str:
+    """Store an artifact's bytes once, its registry record (parents, params, code version), then move its ref; the
+    IO manager does this for every asset output, an op that reports an external asset (publish) does it itself."""
+    sha = registry.put_bytes(obj.canonical_bytes())
+    registry.put_record(asset, partition, sha, schema_version=obj.schema_version, parents=parents, params=params,
+                        code_version=code_version, media_type="application/json", run_id=run_id,
+                        provenance=provenance or {})
+    registry.set_ref(asset, partition, sha, type(obj).__name__, obj.schema_version)
+    if key:
+        registry.cache_put(key, sha, asset)
+    return sha
+
+
+def load_artifact(registry: Registry, asset: str, partition: str | None) -> Artifact:
+    """The artifact an asset's ref points at, as its contract (IntegrityError when it was never materialized)."""
+    ref = registry.get_ref(asset, partition)
+    if ref is None:
+        raise IntegrityError(f"{asset} has no artifact for partition {partition!r}: materialize it first")
+    return CONTRACTS[ref["contract"]].model_validate_json(registry.get_bytes(ref["sha256"]))
+
+
 def _asset_name(context: OutputContext | InputContext) -> str:
     return "/".join(context.asset_key.path)
 
@@ -35,28 +58,12 @@ class RegistryIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: Artifact) -> None:
         if not isinstance(obj, Artifact):
             raise TypeError(f"{_asset_name(context)}: the registry stores NAOS artifacts, got {type(obj).__name__}")
-        registry = self.registry()
         partition = context.asset_partition_key if context.has_asset_partitions else None  # unpartitioned in a partitioned run: None
-        asset = _asset_name(context)
-        sha = registry.put_bytes(obj.canonical_bytes())
-        contract = type(obj).__name__
-        registry.put_record(
-            asset, partition, sha, schema_version=obj.schema_version,
-            parents=_meta(context, "naos/parents", {}) or {}, params=_meta(context, "naos/params", {}) or {},
-            code_version=_meta(context, "naos/code_version", "") or "", media_type="application/json",
-            run_id=context.run_id, provenance=_meta(context, "naos/provenance", {}) or {},
-        )
-        registry.set_ref(asset, partition, sha, contract, obj.schema_version)
-        key = _meta(context, "naos/cache_key")
-        if key:
-            registry.cache_put(key, sha, asset)
+        store_artifact(self.registry(), _asset_name(context), partition, obj,
+                       parents=_meta(context, "naos/parents", {}) or {}, params=_meta(context, "naos/params", {}) or {},
+                       code_version=_meta(context, "naos/code_version", "") or "", run_id=context.run_id,
+                       provenance=_meta(context, "naos/provenance", {}) or {}, key=_meta(context, "naos/cache_key"))
 
     def load_input(self, context: InputContext) -> Artifact:
-        registry = self.registry()
         partition = context.asset_partition_key if context.has_asset_partitions else None
-        asset = _asset_name(context)
-        ref = registry.get_ref(asset, partition)
-        if ref is None:
-            raise IntegrityError(f"{asset} has no artifact for partition {partition!r}: materialize it first")
-        model = CONTRACTS[ref["contract"]]
-        return model.model_validate_json(registry.get_bytes(ref["sha256"]))
+        return load_artifact(self.registry(), _asset_name(context), partition)

@@ -439,6 +439,12 @@ def record_analytics(home: Path, instance, project, summary) -> None:
         _say(f"analytics for run {summary.run_id}: {exc}")
 
 
+def add_project_arg(parser: argparse.ArgumentParser, help: str = "project.yaml (default $NAOS_PROJECT)") -> None:
+    """--project, required unless NAOS_PROJECT names the file (as it does for `make dev` and the UI)."""
+    default = os.environ.get("NAOS_PROJECT") or None
+    parser.add_argument("--project", default=default, required=default is None, help=help)
+
+
 def load_checked(project_file: str | Path, episode: str | None = None):
     """A command's project file, and its --episode if one is given: the Project, or None once the reason is said
     (the command then exits 2)."""
@@ -767,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     render = sub.add_parser("render", help="render one episode end to end")
-    render.add_argument("--project", required=True, help="project.yaml")
+    add_project_arg(render)
     render.add_argument("--episode", required=True, help="episode id, e.g. s01e01")
     render.add_argument("--out", required=True, help="folder for Script.json ... episode.mp4, run_summary.json")
     render.add_argument("--profile", default="preview_local", help="render profile (default preview_local)")
@@ -776,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
     render.set_defaults(func=cmd_render)
     backfill = sub.add_parser("backfill", help="re-render a season or some episodes, one Dagster run per episode in "
                                                "canon order; a failed episode can be retried alone")
-    backfill.add_argument("--project", required=True, help="project.yaml")
+    add_project_arg(backfill)
     which = backfill.add_mutually_exclusive_group(required=True)
     which.add_argument("--season", type=int, help="every episode of this season, e.g. 1 (s01eNN)")
     which.add_argument("--episodes", help="comma-separated episode ids, e.g. s01e02,s01e03 (run in project order)")
@@ -789,14 +795,14 @@ def main(argv: list[str] | None = None) -> int:
                                                        "backfill.json (default out)")
     backfill.set_defaults(func=cmd_backfill)
     validate = sub.add_parser("validate", help="check a project, its outlines and arc, and the season's canon")
-    validate.add_argument("--project", required=True)
+    add_project_arg(validate)
     validate.set_defaults(func=cmd_validate)
     book = sub.add_parser("audiobook", help="the season as one .m4b, once every episode is rendered")
-    book.add_argument("--project", required=True)
+    add_project_arg(book)
     book.add_argument("--out", required=True, help="folder for season.m4b and SeasonAudiobook.json")
     book.set_defaults(func=cmd_audiobook)
     pub = sub.add_parser("publish", help="publish a rendered episode behind the quality and rights gates")
-    pub.add_argument("--project", required=True)
+    add_project_arg(pub)
     pub.add_argument("--episode", required=True)
     pub.add_argument("--rights-override", action="store_true",
                      help="publish despite the rights gate (§25.4); needs --approver, recorded in the artifact")
@@ -814,7 +820,7 @@ def main(argv: list[str] | None = None) -> int:
     registry.add_argument("--json", action="store_true", help="counts and problems as JSON")
     registry.set_defaults(func=cmd_registry)
     cost = sub.add_parser("cost", help="cost per run, episode and season, and budget use (docs/ANALYTICS.md)")
-    cost.add_argument("--project", required=True)
+    add_project_arg(cost)
     cost.add_argument("--episode", help="only this episode, e.g. s01e01")
     cost.add_argument("--season", type=int, help="only this season number, e.g. 1")
     cost.add_argument("--json", action="store_true", help="the same numbers as JSON")

@@ -56,20 +56,6 @@ def _requirements(config: Mapping[str, object]):
     return multiple_process_executor_requirements() if set(config) & {"multiprocess", "celery"} else []
 
 
-@executor(
-    name="naos",
-    config_schema=Field(Selector({name: ex.config_schema.as_field() for name, ex in EXECUTORS.items()}),
-                        default_value={"in_process": {}}),
-    requirements=_requirements,
-)
-def naos_executor(init_context: InitExecutorContext):
-    """`in_process` (the default), `multiprocess` or `celery`, each configured as Dagster documents it."""
-    ((name, config),) = init_context.executor_config.items()
-    inner = EXECUTORS[name]
-    return inner.executor_creation_fn(InitExecutorContext(job=init_context.job, executor_def=inner,
-                                                          executor_config=config, instance=init_context.instance))
-
-
 def chosen_executor(env: Mapping[str, str] = os.environ) -> str:
     """NAOS_EXECUTOR, else celery under NAOS_PROFILE=production, else in_process; ValueError names the variable."""
     raw = env.get("NAOS_EXECUTOR", "").strip()
@@ -101,6 +87,22 @@ def executor_config(workers: int, env: Mapping[str, str] = os.environ) -> dict:
 def default_run_config() -> dict:
     """A job's default run config (UI launchpad, sensors, schedules, backfills): the environment's executor."""
     return {"execution": {"config": executor_config(1)}}
+
+
+# The default is the environment's choice, read at load: it is what every job gets when its run config says nothing,
+# the implicit asset job of the asset graph and asset backfills included (Definitions(executor=...)).
+@executor(
+    name="naos",
+    config_schema=Field(Selector({name: ex.config_schema.as_field() for name, ex in EXECUTORS.items()}),
+                        default_value=executor_config(1)),
+    requirements=_requirements,
+)
+def naos_executor(init_context: InitExecutorContext):
+    """`in_process` (the default), `multiprocess` or `celery`, each configured as Dagster documents it."""
+    ((name, config),) = init_context.executor_config.items()
+    inner = EXECUTORS[name]
+    return inner.executor_creation_fn(InitExecutorContext(job=init_context.job, executor_def=inner,
+                                                          executor_config=config, instance=init_context.instance))
 
 
 def celery_app(env: Mapping[str, str] = os.environ):

@@ -40,10 +40,3 @@ season_audiobook_job = define_asset_job(
     config=DEFAULT_CONFIG, tags=SITE_TAGS, executor_def=naos_executor,
     description="The season as one .m4b with a chapter per episode.",
 )
-
-# One-way publish behind the quality and rights gates (`naos publish`); the episode must be rendered first.
-publish_episode = define_asset_job(
-    "publish_episode", selection=AssetSelection.groups("publish"),
-    config=DEFAULT_CONFIG, tags=SITE_TAGS, executor_def=naos_executor,
-    description="Quality gates + §25.4 rights gate, then the episode's files to $NAOS_HOME/published.",
-)

@@ -35,6 +35,13 @@ def _ref(home: Path, asset: str, episode: str = "s01e01") -> dict | None:
     return Registry.local(home / "artifacts").get_ref(asset, episode)
 
 
+def _timing_lock(home: Path, episode: str = "s01e01") -> str:
+    from io_managers import Registry
+
+    registry = Registry.local(home / "artifacts")
+    return json.loads(registry.get_bytes(registry.get_ref("shot_list", episode)["sha256"]))["timing_lock_hash"]
+
+
 def _sensor(home: Path, project_file: Path, cursor: str | None = None):
     """One evaluation of the approvals sensor against the instance `naos render` used."""
     from dagster import DagsterInstance, build_sensor_context
@@ -65,10 +72,11 @@ def test_timing_lock_pauses_until_approved_and_an_approval_launches_one_run(tmp_
     assert (summary["status"], summary["exit_code"]) == ("waiting_for_approval", 5)
     assert not (out / "episode.mp4").exists()
     assert _ref(home, "shot_list") is not None and _ref(home, "asset_manifest") is None
-    shot_list_sha = _ref(home, "shot_list")["sha256"]
+    lock = _timing_lock(home)
     [request] = _pending(project, home)
+    # the approval binds to what it approves: the timing lock, not the ShotList's other bytes
     assert (request["checkpoint"], request["artifact"], request["artifact_sha256"]) == (
-        CHECKPOINT, "ShotList", shot_list_sha)
+        CHECKPOINT, "ShotList timing lock", lock)
     assert request["link"].endswith(f"/runs/{summary['run_id']}") and request["run_id"] == summary["run_id"]
     # the review request goes out like an alert (and to the webhook, when one is configured)
     alerts = [json.loads(line) for line in (home / "alerts" / "alerts.jsonl").read_text().splitlines()]
@@ -109,7 +117,7 @@ def test_timing_lock_pauses_until_approved_and_an_approval_launches_one_run(tmp_
     assert {"shotlist_timing_lock", "render_output"} <= done and "shot_list" not in done
     approval = json.loads((home / "artifacts" / "objects" / _ref(home, "shotlist_timing_lock")["sha256"]).read_text())
     assert (approval["decision"], approval["approver"], approval["artifact_sha256"]) == (
-        "approved", "Ed Editor", shot_list_sha)
+        "approved", "Ed Editor", lock)
 
     # 4. the same `naos render` now goes through (everything is a cache hit)
     done_run = render(project / "project.yaml", out, home)
@@ -126,14 +134,14 @@ def test_timing_lock_pauses_until_approved_and_an_approval_launches_one_run(tmp_
     changed = render(project / "project.yaml", out, home)
     assert changed.returncode == 5, changed.stderr
     [request] = _pending(project, home)
-    assert request["artifact_sha256"] == _ref(home, "shot_list")["sha256"] != shot_list_sha
+    assert request["artifact_sha256"] == _timing_lock(home) != lock
 
     # 6. a rejection blocks the episode (exit 3) with the reviewer's note, until the bytes change again
     rejected = _approve(project, home, "--by", "Ed Editor", "--note", "the new line drags", verb="reject")
     assert rejected.returncode == 0, rejected.stderr
     blocked = render(project / "project.yaml", out, home)
     assert blocked.returncode == 3, blocked.stderr
-    assert "Ed Editor rejected the ShotList of s01e01" in blocked.stderr and "the new line drags" in blocked.stderr
+    assert "Ed Editor rejected the ShotList timing lock of s01e01" in blocked.stderr and "the new line drags" in blocked.stderr
 
     # 7. every decision is in the audit trail, chained; the approvals view in naos.duckdb reads it
     history = naos("approvals", "--project", str(project / "project.yaml"), "--all", "--verify", "--json", home=home)
@@ -196,3 +204,63 @@ def test_a_source_that_cannot_load_is_bad_input_at_the_spend_checkpoint(tmp_path
     result = render(project / "project.yaml", tmp_path / "out", tmp_path / "home")
     assert result.returncode == 2, result.stderr
     assert f"{project / 'project.yaml'}: assets.sources[0].source: asset source 'no_such_plugin'" in result.stderr
+
+
+def _check(instance, asset: str, name: str, episode: str):
+    """The latest evaluation of one asset check for one episode partition (None when never evaluated)."""
+    from dagster import AssetCheckKey, AssetKey
+    from dagster._core.event_api import PartitionKeyFilter
+
+    [record] = instance.event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(AssetKey(asset), name), limit=1, partition_filter=PartitionKeyFilter(key=episode)) or [None]
+    return record.event.dagster_event.event_specific_data if record and record.event else None
+
+
+def test_a_paused_run_is_visibly_paused_and_a_reviewer_approves_from_the_ui_job(tmp_path, monkeypatch):
+    from dagster import AssetCheckSeverity, DagsterInstance, RunsFilter
+    from dagster._core.instance.ref import InstanceRef
+
+    from naos_assets.definitions import build_definitions
+
+    project = _copy_pilot(tmp_path)
+    _edit_yaml(project / "project.yaml", lambda d: d["human_checkpoints"].update(**{CHECKPOINT: True}))
+    home, out = tmp_path / "home", tmp_path / "out"
+    paused = render(project / "project.yaml", out, home)
+    assert paused.returncode == 5, paused.stderr
+    run_id = json.loads((out / "run_summary.json").read_text())["run_id"]
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home / "dagster")))
+    # the run list reads it at a glance: a tag on the run, and the checkpoint's `approved` check failing (ERROR)
+    assert instance.get_run_by_id(run_id).tags["naos/awaiting_approval"] == CHECKPOINT
+    assert [r.run_id for r in instance.get_runs(RunsFilter(tags={"naos/awaiting_approval": CHECKPOINT}))] == [run_id]
+    waiting = _check(instance, "shotlist_timing_lock", "approved", "s01e01")
+    assert waiting is not None and not waiting.passed and waiting.severity == AssetCheckSeverity.ERROR
+    assert waiting.partition == "s01e01" and "naos approve --project" in waiting.metadata["approve_in_shell"].value
+    assert _check(instance, "shotlist_timing_lock", "approved", "s01e02") is None  # per episode, not the last run
+
+    # the printed command works as printed, from another folder, once NAOS_PROJECT names the project
+    monkeypatch.setenv("NAOS_PROJECT", str(project / "project.yaml"))
+    listed = naos("approvals", "--json", home=home)
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["checkpoint"] == CHECKPOINT, listed.stderr
+
+    # the review_checkpoint job (what the UI launches) records the decision; a nameless one is refused
+    defs = build_definitions(str(project / "project.yaml"), str(home))
+    review = defs.resolve_job_def("review_checkpoint")
+    nameless = review.execute_in_process(instance=instance, partition_key="s01e01", raise_on_error=False,
+                                         run_config={"ops": {"record_decision": {"config": {"by": " "}}}})
+    assert not nameless.success and _pending(project, home) != []
+    done = review.execute_in_process(instance=instance, partition_key="s01e01",
+                                     run_config={"ops": {"record_decision": {"config": {"by": "Ana Operator"}}}})
+    assert done.success and _pending(project, home) == []
+    trail = naos("approvals", "--all", "--json", home=home)
+    last = json.loads(trail.stdout)[-1]
+    assert (last["decision"], last["by"], last["artifact_sha256"]) == ("approved", "Ana Operator", _timing_lock(home))
+    assert instance.get_run_by_id(done.run_id).tags["naos/decided_by"] == "Ana Operator"
+
+    # the sensor resumes the episode; the check passes once the approved checkpoint has run
+    _, _, tick = _sensor(home, project / "project.yaml")
+    [request] = tick.run_requests
+    resumed = defs.resolve_job_def("render_episode").execute_in_process(
+        instance=instance, partition_key="s01e01", asset_selection=request.asset_selection,
+        run_config=request.run_config, tags={k: v for k, v in request.tags.items() if not k.startswith("dagster/")})
+    assert resumed.success
+    assert _check(instance, "shotlist_timing_lock", "approved", "s01e01").passed

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions, materialize
+from dagster import AssetKey, AssetsDefinition, DagsterInstance, Definitions, materialize
 
 from io_managers import Registry
 from naos_assets.definitions import ASSETS, build_definitions
@@ -30,19 +30,30 @@ def test_definitions_load(tmp_path):
     job = defs.resolve_job_def("render_episode")
     assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {
         *STAGES, *AUDIO, *CHECKPOINTS, "publish"}
-    assert {k.name for k in defs.resolve_asset_graph().asset_check_keys} == {
-        "caption_sync", "loudness", "runtime", "missing_assets", "rights", "listening_test"}
-    # publish is its own job: rendering never publishes
-    assert {k.to_user_string() for k in defs.resolve_job_def("publish_episode").asset_layer.executable_asset_keys} \
-        == {"publish"}
-    assert "publish" not in {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    graph = defs.resolve_asset_graph()
+    assert {k.name for k in graph.asset_check_keys} == {
+        "caption_sync", "loudness", "runtime", "missing_assets", "rights", "listening_test", "approved"}
+    # every check is evaluated per episode: the Checks tab shows each episode's own result
+    repo = defs.get_repository_def()
+    assert all(repo.asset_graph.get_check_spec(k).partitions_def == episodes for k in graph.asset_check_keys)
+    # publish is its own job and one way: an external asset it reports, so neither the render job nor the asset
+    # graph's "Materialize" / "Materialize all" (the implicit asset job, asset backfills) can select it
+    publish = graph.get(AssetKey("publish"))
+    assert not publish.is_executable and publish.parent_keys == {AssetKey("render_output")}
+    assert defs.resolve_job_def("publish_episode").asset_layer.executable_asset_keys == set()
+    implicit = defs.resolve_implicit_global_asset_job_def()
+    assert AssetKey("publish") not in implicit.asset_layer.executable_asset_keys
+    assert AssetKey("publish") not in job.asset_layer.executable_asset_keys
+    # the asset graph's Materialize runs on the project's executor (in-process here), not a process per step
+    assert implicit.executor_def.name == "naos"
     assert job.partitions_def == episodes
     assert {k.to_user_string() for k in defs.resolve_job_def("canon_check").asset_layer.executable_asset_keys} == \
         {*STAGES[:7], "canon_diff_approval"}
     # the §27 checkpoints run inside render_episode (a pause skips what follows them)
     assert {*CHECKPOINTS} <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     # one run per episode in a backfill (docs/OPERATIONS.md, "Backfills")
-    assert {a.backfill_policy.max_partitions_per_run for a in ASSETS if a.partitions_def is not None} == {1}
+    assert {a.backfill_policy.max_partitions_per_run for a in ASSETS
+            if isinstance(a, AssetsDefinition) and a.partitions_def is not None} == {1}
     # in-process unless a run asks for Dagster's multiprocess executor (`naos render --workers N`) or Celery
     # (NAOS_EXECUTOR, NAOS_PROFILE=production: tests/test_celery.py)
     assert job.executor_def.name == "naos"

@@ -13,6 +13,9 @@ is a cache hit), or the approvals sensor launches the gated assets for the parti
 from collections.abc import Iterator
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetObservation,
     DataVersion,
@@ -41,6 +44,7 @@ CHECKPOINT_ASSETS = {"approve_canon_diff": "canon_diff_approval",
                      "approve_external_spend": "external_spend_approval",
                      "approve_character_packs": "character_pack_approval"}
 KINDS = {"approval"}
+APPROVED_CHECK = "approved"  # ERROR while an episode waits at the checkpoint: the red mark an operator looks for
 
 
 def _ui_link(naos: NaosHome, run_id: str) -> str:
@@ -55,8 +59,15 @@ def _profile(context: AssetExecutionContext) -> str:
     return ops.get("render_plan", {}).get("config", {}).get("profile", "preview_local")
 
 
+def _approve_command(naos: NaosHome, project_file: str, episode: str, checkpoint_name: str) -> str:
+    """The command that approves, as a shell on this host runs it (the run's NAOS_HOME and project file)."""
+    return (f"NAOS_HOME={naos.naos_home} naos approve --project {project_file} --episode {episode} "
+            f"--checkpoint {checkpoint_name} --by NAME")
+
+
 def checkpoint(context: AssetExecutionContext, naos: NaosHome, project_id: str, episode: str, checkpoint_name: str,
-               enabled: bool, artifact: str, sha: str, what: str, details: dict | None = None) -> Iterator[Output]:
+               enabled: bool, artifact: str, sha: str, what: str, details: dict | None = None,
+               project_file: str = "project.yaml") -> Iterator[Output | AssetCheckResult]:
     """Yield the Approval, pause (yield nothing), or fail with the rejection: see the module's docstring."""
     common = {"project_id": project_id, "episode_id": episode, "checkpoint": checkpoint_name, "artifact": artifact,
               "artifact_sha256": sha}
@@ -80,15 +91,25 @@ def checkpoint(context: AssetExecutionContext, naos: NaosHome, project_id: str, 
                 link=_ui_link(naos, context.run.run_id), details={**(details or {}), "profile": _profile(context)})
             if review is None:
                 _request_alert(context, naos, episode, checkpoint_name, what)
+            command = _approve_command(naos, project_file, episode, checkpoint_name)
             context.log.warning(
                 f"{checkpoint_name}: waiting for approval of the {artifact} of {episode} ({sha[:12]}): {what}. "
-                f"Approve with `naos approve --episode {episode} --checkpoint {checkpoint_name} --by NAME`; "
+                f"Approve in the UI (launch the review_checkpoint job for {episode}) or with `{command}`; "
                 f"{GATED[checkpoint_name]} and everything after it wait.")
+            # what the runs list shows at a glance: the run succeeded, but it stopped at a checkpoint
+            context.instance.add_run_tags(context.run.run_id, {"naos/awaiting_approval": checkpoint_name,
+                                                               "naos/episode": episode})
             context.log_event(AssetObservation(
                 asset_key=context.asset_key, partition=episode,
                 metadata={"naos/awaiting_approval": checkpoint_name, "naos/artifact_sha256": sha,
                           "naos/audit_seq": record["seq"], "naos/what": what,
                           "naos/gated": GATED[checkpoint_name]}))
+            yield AssetCheckResult(
+                check_name=APPROVED_CHECK, passed=False, severity=AssetCheckSeverity.ERROR,
+                description=f"waiting for approval: {what}",
+                metadata={"waiting_for": checkpoint_name, "what": what, "artifact_sha256": sha,
+                          "gated": GATED[checkpoint_name], "approve_in_ui": f"review_checkpoint job, {episode}",
+                          "approve_in_shell": command})
             return
         r = review.record
         approval = Approval.new(**common, decision="approved", approver=r["by"], note=r["note"],
@@ -97,6 +118,9 @@ def checkpoint(context: AssetExecutionContext, naos: NaosHome, project_id: str, 
         "naos/sha256": approval.sha256(), "naos/code_version": CHECKPOINT_VERSION,
         "naos/parents": MetadataValue.json({artifact: sha}), "decision": approval.decision,
         "approver": approval.approver, **({"details": MetadataValue.json(details)} if details else {})})
+    yield AssetCheckResult(check_name=APPROVED_CHECK, passed=True, severity=AssetCheckSeverity.ERROR,
+                           metadata={"decision": approval.decision, "approver": approval.approver or "",
+                                     "artifact_sha256": sha})
 
 
 def _request_alert(context: AssetExecutionContext, naos: NaosHome, episode: str, checkpoint_name: str,
@@ -115,7 +139,10 @@ def _request_alert(context: AssetExecutionContext, naos: NaosHome, episode: str,
 def _checkpoint_asset(name: str, checkpoint_name: str, description: str):
     return asset(name=name, partitions_def=episodes, io_manager_key="registry", code_version=CHECKPOINT_VERSION,
                  group_name="approvals", kinds=KINDS, output_required=False, **on_queue(None),
-                 description=f"§27 {checkpoint_name}: {description}")
+                 description=f"Human checkpoint {checkpoint_name}: {description}",
+                 check_specs=[AssetCheckSpec(APPROVED_CHECK, asset=name, partitions_def=episodes,
+                                             description="fails (ERROR) while the episode waits for a reviewer here; "
+                                                         "passes once approved, or when the checkpoint is off")])
 
 
 @_checkpoint_asset("canon_diff_approval", "approve_canon_diff",
@@ -129,7 +156,7 @@ def canon_diff_approval(context: AssetExecutionContext, project: NaosProject, na
         context, naos, proj.id, canon_diff.episode_id, "approve_canon_diff", proj.human_checkpoints.approve_canon_diff,
         "CanonDiff", canon_diff.sha256(), f"{facts} canon change(s) passed the Canon Gate",
         {"added": len(canon_diff.added_facts), "modified": len(canon_diff.modified_facts),
-         "removed": len(canon_diff.removed_facts), "gate": canon_gate.status})
+         "removed": len(canon_diff.removed_facts), "gate": canon_gate.status}, project.project_file)
 
 
 @_checkpoint_asset("shotlist_timing_lock", "approve_shotlist_timing_lock",
@@ -139,10 +166,10 @@ def shotlist_timing_lock(context: AssetExecutionContext, project: NaosProject, n
         proj = project.load()
     yield from checkpoint(
         context, naos, proj.id, shot_list.episode_id, "approve_shotlist_timing_lock",
-        proj.human_checkpoints.approve_shotlist_timing_lock, "ShotList", shot_list.sha256(),
+        proj.human_checkpoints.approve_shotlist_timing_lock, "ShotList timing lock", shot_list.timing_lock_hash,
         f"{len(shot_list.shots)} shots, {shot_list.total_duration_s:.1f} s, timing lock {shot_list.timing_lock_hash[:12]}",
         {"shots": len(shot_list.shots), "duration_s": shot_list.total_duration_s,
-         "timing_lock_hash": shot_list.timing_lock_hash})
+         "timing_lock_hash": shot_list.timing_lock_hash}, project.project_file)
 
 
 @_checkpoint_asset("external_spend_approval", "approve_external_spend",
@@ -158,7 +185,7 @@ def external_spend_approval(context: AssetExecutionContext, project: NaosProject
     yield from checkpoint(
         context, naos, proj.id, asset_manifest.episode_id, "approve_external_spend", needed, "SpendEstimate",
         estimate.sha256(), f"up to {estimate.total_usd:.2f} USD on paid sources for {len(items)} asset(s)",
-        {"total_usd": estimate.total_usd, "items": items})
+        {"total_usd": estimate.total_usd, "items": items}, project.project_file)
 
 
 def character_pack_digest(plan: RenderPlan) -> tuple[str, list[dict]]:
@@ -179,4 +206,5 @@ def character_pack_approval(context: AssetExecutionContext, project: NaosProject
     yield from checkpoint(
         context, naos, proj.id, render_plan.episode_id, "approve_character_packs",
         proj.human_checkpoints.approve_character_packs, "CharacterPacks", sha,
-        f"{len(packs)} character image(s): {', '.join(p['asset_id'] for p in packs)}", {"packs": packs})
+        f"{len(packs)} character image(s): {', '.join(p['asset_id'] for p in packs)}", {"packs": packs},
+        project.project_file)

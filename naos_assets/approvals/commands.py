@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -29,54 +28,31 @@ def _trail():
 
 def cmd_decide(args: argparse.Namespace) -> int:
     """Approve or reject the open review of one checkpoint of one episode."""
-    from naos_assets.cli import load_checked, naos_home
+    from naos_assets.approvals.decide import DecisionError, decide, refresh_views
+    from naos_assets.cli import load_checked, naos_home, open_registry
 
-    decision = "approved" if args.command == "approve" else "rejected"
     project = load_checked(args.project, args.episode)
     if project is None:
         return EXIT_BAD_INPUT
-    if not args.by.strip():
-        _say("bad input: --by: who decides must be named (it goes into the audit trail)")
+    home = naos_home()
+    registry = open_registry(home)
+    try:
+        record, request = decide(registry, home / "canon.duckdb", project.id, args.episode, args.checkpoint,
+                                 args.command, args.by, args.note or "")
+    except DecisionError as exc:
+        _say(f"bad input: --{exc.field}: {exc} (NAOS_HOME={home})")
         return EXIT_BAD_INPUT
-    trail = _trail()
-    [request] = trail.pending(project.id, args.episode, args.checkpoint) or [None]
-    if request is None:
-        _say(f"bad input: --checkpoint: nothing awaits {args.checkpoint} for {project.id}/{args.episode} on "
-             f"NAOS_HOME={naos_home()}: `naos render` records a review request when it pauses there "
-             f"(`naos approvals --project {args.project}` lists open ones)")
-        return EXIT_BAD_INPUT
-    record = trail.append(
-        project_id=project.id, episode_id=args.episode, checkpoint=args.checkpoint, artifact=request["artifact"],
-        artifact_sha256=request["artifact_sha256"], decision=decision, by=args.by.strip(), note=args.note or "",
-        link=request["link"], details={"request_seq": request["seq"]})
-    if args.checkpoint == "approve_canon_diff":  # the Canon Store folds approved diffs only
-        from engines.canon import DuckDBCanonStore
-
-        DuckDBCanonStore(naos_home() / "canon.duckdb").set_status(
-            project.id, args.episode, request["artifact_sha256"], decision, approver=args.by.strip(),
-            note=args.note or "")
-    _say(f"{args.checkpoint}: {decision} the {request['artifact']} of {project.id}/{args.episode} "
+    _say(f"{request['checkpoint']}: {record['decision']} the {request['artifact']} of {project.id}/{args.episode} "
          f"({request['artifact_sha256'][:12]}) by {record['by']}; audit record {record['seq']} ({record['sha256'][:12]})")
-    _refresh_views(naos_home())
-    if decision == "approved":
+    problem = refresh_views(home, registry)
+    if problem:
+        _say(problem)
+    if record["decision"] == "approved":
         _say(f"`naos render --project {args.project} --episode {args.episode} ...` continues past the checkpoint "
              f"(the approvals sensor does it for you when the Dagster daemon runs)")
     else:
         _say("the run stays stopped at this checkpoint (exit 3) until the artifact changes or these bytes are approved")
     return EXIT_OK
-
-
-def _refresh_views(home: Path) -> None:
-    """The `approvals` view in naos.duckdb reads the audit trail; a view made before the first record needs a refresh
-    (and a trail on S3 a fresh copy)."""
-    from io_managers.registry import registry_from_env
-    from naos_assets.analytics import ensure_views, export_audit_trail
-
-    try:
-        export_audit_trail(home, registry_from_env(home))
-        ensure_views(home)
-    except Exception as exc:  # noqa: BLE001 - the decision is recorded; the view is a report on it
-        _say(f"analytics views not refreshed: {exc}")
 
 
 def cmd_approvals(args: argparse.Namespace) -> int:
@@ -112,18 +88,19 @@ def cmd_approvals(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub) -> None:
+    from naos_assets.cli import add_project_arg
     from schemas import CHECKPOINTS
 
     for name, verb in (("approve", "approve"), ("reject", "reject")):
         p = sub.add_parser(name, help=f"{verb} the open review of a §27 checkpoint (recorded in the audit trail)")
-        p.add_argument("--project", required=True)
+        add_project_arg(p)
         p.add_argument("--episode", required=True)
         p.add_argument("--checkpoint", required=True, choices=CHECKPOINTS)
         p.add_argument("--by", required=True, help="who decides (recorded)")
         p.add_argument("--note", help="reviewer's note (recorded)")
         p.set_defaults(func=cmd_decide)
     p = sub.add_parser("approvals", help="open review requests, or the audit trail (--all) and its check (--verify)")
-    p.add_argument("--project", required=True)
+    add_project_arg(p)
     p.add_argument("--episode")
     p.add_argument("--all", action="store_true", help="every request and decision, oldest first")
     p.add_argument("--verify", action="store_true", help="check the audit trail's hash chain (exit 2 if broken)")

@@ -61,7 +61,7 @@ SEASON_VERSION = "season-m4b@1"
        description="Voice-over (§19.0 Audio): every line voiced by its speaker's cast voice (Kokoro, then flite, "
                    "then espeak-ng) before the timing lock, and heard back by a local speech recognizer (the "
                    "listening test); takes cached in the registry by (spoken text, voice, delivery, engine, model).",
-       check_specs=[AssetCheckSpec(LISTENING_CHECK, asset="voice_over",
+       check_specs=[AssetCheckSpec(LISTENING_CHECK, asset="voice_over", partitions_def=episodes,
                                    description="Listening test: every take transcribed by Whisper base; warns when a "
                                                "line's word error rate is above audio.listening_test.max_wer and "
                                                "names the misheard words (add a pronunciation)")])

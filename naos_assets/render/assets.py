@@ -179,7 +179,7 @@ def shot_clips(render_plan: RenderPlan, shot_list: ShotList, character_pack_appr
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render", **on_queue(CPU_QUEUE),
        kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy with the mix, SRT and WebVTT "
                                     "captions, the episode audiobook (.m4a, a chapter per scene), quality gates.",
-       check_specs=[AssetCheckSpec(name, asset="render_output", description=text)
+       check_specs=[AssetCheckSpec(name, asset="render_output", description=text, partitions_def=episodes)
                     for name, text in (*QUALITY_GATES.items(), RIGHTS_CHECK)])
 def render_output(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_clips: ShotClips,
                   shot_list: ShotList, render_plan: RenderPlan, episode_audio: EpisodeAudio):
