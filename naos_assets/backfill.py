@@ -118,7 +118,7 @@ def backfill(project_file: Path, *, season: int | None, episodes: str | None, pr
     backfill_id = new_backfill_id()
     tags = {BACKFILL_TAG: backfill_id, "naos/trigger": "naos backfill"}
     home, instance, repo = open_location(project_file)
-    add_episode_partitions(instance, project)
+    add_episode_partitions(instance, project, project_file)
     _say(f"backfill {backfill_id}: {project.id} {', '.join(chosen)} ({profile}) into {out}/<episode>; "
          f"NAOS_HOME={home}; runs tagged {BACKFILL_TAG}={backfill_id}")
     begun = time.time()

@@ -321,7 +321,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         _say(f"bad input: {exc}")
         return EXIT_BAD_INPUT
     home, instance, repo = open_location(project_file)
-    add_episode_partitions(instance, project)
+    add_episode_partitions(instance, project, project_file)
     code = settle_earlier_canon(instance, repo, project, args.episode)
     if code != EXIT_OK:
         return code
@@ -329,12 +329,16 @@ def cmd_render(args: argparse.Namespace) -> int:
     return code
 
 
-def add_episode_partitions(instance, project) -> None:
+def add_episode_partitions(instance, project, project_file: Path) -> None:
+    """Every episode of the project a partition, and the authored files' versions observed (naos_assets/sources.py),
+    so the runs record what they were made from and the UI can tell when a file has changed since."""
+    from naos_assets import sources
     from naos_assets.partitions import episodes
 
     missing = [e.id for e in project.episodes if not instance.has_dynamic_partition(episodes.name, e.id)]
     if missing:
         instance.add_dynamic_partitions(episodes.name, missing)
+    sources.report(instance, project_file)
 
 
 def render_episode(home: Path, instance, repo, project, episode: str, profile: str, workers: int, out: Path,

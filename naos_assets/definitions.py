@@ -28,14 +28,15 @@ from .publish import assets as publish
 from .publish.assets import publish_episode
 from .render import assets as render
 from .schedules import season_schedule
+from .sources import SOURCES
 from .writing import assets as writing
 
 # One run per episode partition in a backfill (UI, daemon, `dagster job backfill`; `naos backfill` does the same):
 # every asset reads context.partition_key, the episode is the artifact boundary (seed 004 §29.4), and the canon of
 # episode N folds the diffs before it, so episodes go one by one; a run starts in about a second (docs/OPERATIONS.md).
 BACKFILL_POLICY = BackfillPolicy.multi_run(1)
-ASSETS = load_assets_from_modules([narrative, canon, writing, approvals, audio, film, media, render, publish],
-                                  backfill_policy=BACKFILL_POLICY) + [publish.publish]
+ASSETS = [*load_assets_from_modules([narrative, canon, writing, approvals, audio, film, media, render, publish],
+                                   backfill_policy=BACKFILL_POLICY), publish.publish, *SOURCES]
 
 
 def resources(project_file: str | None = None, naos_home: str | None = None) -> dict:

@@ -1,32 +1,34 @@
-"""Watches the project file and registers each listed episode as a partition (cursor = the file's hash)."""
+"""Watches the authored files: registers each episode the project lists as a partition, and records a new data
+version of the project, arc and outline files (naos_assets/sources.py) as soon as one changes, so the UI shows the
+stages that read it as stale. The cursor holds what was last recorded."""
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
+import json
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from naos_assets.partitions import episodes
+from naos_assets.sources import OUTLINE_FILE, observations, source_versions
 from resources import NaosProject
-from schemas import InputError
 
 
 @sensor(minimum_interval_seconds=15, default_status=DefaultSensorStatus.RUNNING,
-        description="Adds a partition for every episode listed in the project file.")
+        description="Adds a partition for every episode in the project file, and observes the project, arc and "
+                    "outline files when they change (an edit shows its stages stale).")
 def episode_partitions_sensor(context: SensorEvaluationContext, project: NaosProject):
-    path = Path(project.project_file)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
-    if digest == context.cursor:
-        return SkipReason("project file unchanged")
+    versions = source_versions(project.project_file)
     try:
-        proj = project.load()
-    except InputError as exc:
-        context.update_cursor(digest)
-        return SkipReason(f"project file is invalid: {exc}")
+        seen = json.loads(context.cursor) if context.cursor else {}
+    except json.JSONDecodeError:  # a cursor from before the files were observed
+        seen = {}
     known = set(context.instance.get_dynamic_partitions(episodes.name))
-    new = [e.id for e in proj.episodes if e.id not in known]
+    new = [e for e in versions[OUTLINE_FILE] if e not in known]
+    events = observations(versions, known, seen)
+    if not new and not events:
+        return SkipReason("the project, arc and outline files are unchanged")
+    # an episode added in this tick is observed in the next one, once its partition exists
+    recorded = {**versions, OUTLINE_FILE: {e: v for e, v in versions[OUTLINE_FILE].items() if e in known}}
     return SensorResult(
         dynamic_partitions_requests=[episodes.build_add_request(new)] if new else [],
-        cursor=digest,
-    )
+        asset_events=events, cursor=json.dumps(recorded, sort_keys=True))

@@ -117,3 +117,53 @@ def test_partition_sensor_registers_project_episodes(tmp_path, episode):
     (request,) = result.dynamic_partitions_requests
     assert episode in request.partition_keys
     assert result.cursor
+
+
+def test_an_edited_outline_shows_its_stages_stale_at_once_and_nothing_else(tmp_path):
+    """The sources a stage reads are observable source assets: `naos render` records their versions, the partitions
+    sensor records a new one when a file changes, and Dagster's own stale status (what the UI badges) follows."""
+    import json as _json
+
+    from dagster import AssetKey, build_sensor_context
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.loader import LoadingContextForTest
+
+    from resources import NaosProject
+    from sensors import episode_partitions_sensor
+    from tests.test_cli import _copy_pilot, render
+
+    project = _copy_pilot(tmp_path)
+    home = tmp_path / "home"
+    assert render(project / "project.yaml", tmp_path / "out", home).returncode == 0
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home / "dagster")))
+    defs = build_definitions(str(project / "project.yaml"), str(home))
+    graph = defs.resolve_asset_graph()
+
+    def status(asset: str, episode: str | None = "s01e01") -> StaleStatus:
+        resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+        return resolver.get_status(AssetKey(asset), episode)
+
+    def tick(cursor: str | None) -> str:
+        resources = {"project": NaosProject(project_file=str(project / "project.yaml"))}
+        with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+            result = episode_partitions_sensor(ctx)
+        for event in getattr(result, "asset_events", None) or []:  # what the daemon records from a SensorResult
+            instance.report_runless_asset_event(event)
+        return getattr(result, "cursor", None) or cursor
+
+    cursor = tick(None)
+    assert status("episode_plan") == StaleStatus.FRESH and status("render_output") == StaleStatus.FRESH
+    # an unchanged file (a comment added) records nothing new
+    outline = project / "episodes" / "s01e01.yaml"
+    outline.write_text(outline.read_text() + "\n# a note to self\n")
+    assert _json.loads(tick(cursor)) == _json.loads(cursor) and status("episode_plan") == StaleStatus.FRESH
+    # a one-line edit: the episode's plan is stale at once, before anything re-runs; the season's arc is not
+    outline.write_text(outline.read_text().replace("Inês", "Inês Duarte", 1))
+    cursor = tick(cursor)
+    assert status("episode_plan") == StaleStatus.STALE
+    assert status("story_arc", None) == StaleStatus.FRESH
+    # a project-file edit reaches the stages that read the project
+    (project / "project.yaml").write_text((project / "project.yaml").read_text().replace("title:", "title: New", 1))
+    tick(cursor)
+    assert status("story_arc", None) == StaleStatus.STALE and status("voice_over") == StaleStatus.STALE

@@ -32,6 +32,7 @@ from schemas import Approval, AssetManifest, CanonDiff, GateReport, RenderPlan, 
 from ..media.assets import build_resolver
 from ..partitions import episodes
 from ..queues import on_queue
+from ..sources import PROJECT_FILE
 from ..stage import EXIT_GATE_BLOCKED, bad_input
 
 CHECKPOINT_VERSION = "checkpoint@1"
@@ -138,7 +139,7 @@ def _request_alert(context: AssetExecutionContext, naos: NaosHome, episode: str,
 
 def _checkpoint_asset(name: str, checkpoint_name: str, description: str):
     return asset(name=name, partitions_def=episodes, io_manager_key="registry", code_version=CHECKPOINT_VERSION,
-                 group_name="approvals", kinds=KINDS, output_required=False, **on_queue(None),
+                 group_name="approvals", kinds=KINDS, output_required=False, **on_queue(None), deps=[PROJECT_FILE],
                  description=f"Human checkpoint {checkpoint_name}: {description}",
                  check_specs=[AssetCheckSpec(APPROVED_CHECK, asset=name, partitions_def=episodes,
                                              description="fails (ERROR) while the episode waits for a reviewer here; "

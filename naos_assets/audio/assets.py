@@ -43,6 +43,7 @@ from schemas import (
 from ..media.files import asset_path
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, LOCAL_AI_QUEUE, on_queue
+from ..sources import PROJECT_FILE
 from ..stage import EXIT_BAD_INPUT, EXIT_PIPELINE_FAILED, bad_input, stage_output
 from .listening import (
     LISTENING_CHECK,
@@ -57,7 +58,7 @@ SEASON_VERSION = "season-m4b@1"
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=VOICE_VERSION, group_name="audio", **on_queue(LOCAL_AI_QUEUE),
-       kinds={"audio"}, deps=[AssetDep("canon_gate"), AssetDep("canon_diff_approval")],
+       kinds={"audio"}, deps=[AssetDep("canon_gate"), AssetDep("canon_diff_approval"), AssetDep(PROJECT_FILE)],
        description="Voice-over (§19.0 Audio): every line voiced by its speaker's cast voice (Kokoro, then flite, "
                    "then espeak-ng) before the timing lock, and heard back by a local speech recognizer (the "
                    "listening test); takes cached in the registry by (spoken text, voice, delivery, engine, model).",
@@ -132,7 +133,7 @@ def recording_packet(context: AssetExecutionContext, naos: NaosHome, shot_list: 
     )
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=MIX_VERSION, group_name="audio", **on_queue(CPU_QUEUE),
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=MIX_VERSION, group_name="audio", **on_queue(CPU_QUEUE),
        kinds={"audio"}, description="The episode mix after the timing lock: takes fitted to their slots (±10 % atempo), "
                                     "music ducked under dialogue, mixed scene by scene (segments cached in the "
                                     "registry), one gain and a true-peak limiter to the project's target.")
@@ -188,7 +189,7 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
 
 
 @asset(io_manager_key="registry", code_version=SEASON_VERSION, group_name="audiobook", **on_queue(CPU_QUEUE), kinds={"audio"},
-       deps=[AssetDep("render_output", partition_mapping=AllPartitionMapping())],
+       deps=[AssetDep("render_output", partition_mapping=AllPartitionMapping()), AssetDep(PROJECT_FILE)],
        description="The season as one .m4b, a chapter per episode, from the episodes' audiobooks (seed 000).")
 def season_audiobook(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[SeasonAudiobook]:
     with bad_input():

@@ -27,6 +27,7 @@ from schemas import Canon, CanonDiff, ContextPack, EpisodePlan, GateReport, Reca
 
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, LOCAL_AI_QUEUE, on_queue
+from ..sources import PROJECT_FILE
 from ..stage import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PIPELINE_FAILED, bad_input, stage_output
 
 RECALL_K = 3
@@ -38,7 +39,7 @@ def _diff_error(exc: CanonDiffError) -> Failure:
                    metadata={"naos/exit_code": EXIT_BAD_INPUT, "episode": exc.episode_id, "field": exc.field})
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PROPOSER_VERSION, group_name="canon", **on_queue(CPU_QUEUE),
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=PROPOSER_VERSION, group_name="canon", **on_queue(CPU_QUEUE),
        kinds={"json"}, description="CanonDiff (§5.3) proposed from the plan's new facts and scene presence; "
                                    "pending until the gate passes and it is approved.")
 def canon_diff(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
@@ -118,7 +119,7 @@ def _recall(naos: NaosHome, plan: EpisodePlan, order: list[str]) -> tuple[list[R
     return [RecallHit(episode_id=h.episode_id, scene_id=h.scene_id, text=h.text, score=h.score) for h in hits], MODEL
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=CONTEXT_VERSION, group_name="canon", **on_queue(LOCAL_AI_QUEUE),
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=CONTEXT_VERSION, group_name="canon", **on_queue(LOCAL_AI_QUEUE),
        kinds={"json"}, description="Context pack (§6.4): the canon subset, past events, last summary, open threads "
                                    "and recalled scenes that script generation reads.")
 def context_pack(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, canon_snapshot: Canon,
@@ -140,7 +141,7 @@ def context_pack(context: AssetExecutionContext, project: NaosProject, naos: Nao
     )
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=GATE_VERSION, group_name="canon", **on_queue(CPU_QUEUE),
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=GATE_VERSION, group_name="canon", **on_queue(CPU_QUEUE),
        kinds={"json"}, description="Canon Gate (§6.3): blocks an episode whose script or diff contradicts canon; "
                                    "nothing downstream runs for a blocked episode.")
 def canon_gate(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, script: Script,

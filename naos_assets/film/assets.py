@@ -8,6 +8,7 @@ from schemas import AssetManifest, Script, ShotList, VoiceOver
 
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, on_queue
+from ..sources import PROJECT_FILE
 from ..stage import bad_input, stage_output
 
 
@@ -29,7 +30,7 @@ def shot_list(context: AssetExecutionContext, naos: NaosHome, script: Script,
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=MANIFEST_VERSION, group_name="film", **on_queue(CPU_QUEUE),
-       kinds={"json"}, deps=[AssetDep("shotlist_timing_lock")], description="AssetManifest (§5.7): character packs, backgrounds and VO lines the shots need.")
+       kinds={"json"}, deps=[AssetDep("shotlist_timing_lock"), AssetDep(PROJECT_FILE)], description="AssetManifest (§5.7): character packs, backgrounds and VO lines the shots need.")
 def asset_manifest(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
                    shot_list: ShotList) -> Output[AssetManifest]:
     with bad_input():

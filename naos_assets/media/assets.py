@@ -22,6 +22,7 @@ from schemas import AssetManifest, RenderPlan, canonical_json, sha256_bytes
 
 from ..partitions import episodes
 from ..queues import MEDIA_QUEUE, on_queue
+from ..sources import PROJECT_FILE
 from ..stage import EXIT_BAD_INPUT, bad_input, stage_output
 
 
@@ -60,7 +61,7 @@ class RenderPlanConfig(Config):
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=PLAN_VERSION, group_name="media", **on_queue(MEDIA_QUEUE),
-       kinds={"json"}, deps=[AssetDep("external_spend_approval")], description="RenderPlan (§5.8): resolved asset URIs with hashes and fallbacks, and the profile.")
+       kinds={"json"}, deps=[AssetDep("external_spend_approval"), AssetDep(PROJECT_FILE)], description="RenderPlan (§5.8): resolved asset URIs with hashes and fallbacks, and the profile.")
 def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, project: NaosProject, naos: NaosHome,
                 asset_manifest: AssetManifest) -> Output[RenderPlan]:
     with bad_input():

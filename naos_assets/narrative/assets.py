@@ -8,10 +8,11 @@ from schemas import EpisodePlan, StoryArc
 
 from ..partitions import episodes
 from ..queues import LOCAL_AI_QUEUE, on_queue
+from ..sources import ARC_FILE, OUTLINE_FILE, PROJECT_FILE
 from ..stage import bad_input, stage_output
 
 
-@asset(io_manager_key="registry", code_version=PLANNER, group_name="narrative", **on_queue(LOCAL_AI_QUEUE), kinds={"json"},
+@asset(deps=[PROJECT_FILE, ARC_FILE], io_manager_key="registry", code_version=PLANNER, group_name="narrative", **on_queue(LOCAL_AI_QUEUE), kinds={"json"},
        description="Story Arc (§4): the season's arcs and their episode beats, from the project's arc file.")
 def story_arc(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[StoryArc]:
     with bad_input():
@@ -24,7 +25,7 @@ def story_arc(context: AssetExecutionContext, project: NaosProject, naos: NaosHo
     )
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLANNER, group_name="narrative", **on_queue(LOCAL_AI_QUEUE),
+@asset(deps=[PROJECT_FILE, ARC_FILE, OUTLINE_FILE], partitions_def=episodes, io_manager_key="registry", code_version=PLANNER, group_name="narrative", **on_queue(LOCAL_AI_QUEUE),
        kinds={"json"}, description="Episode Plan (§4): the outline, or the arc's beat expanded when there is none.")
 def episode_plan(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
                  story_arc: StoryArc) -> Output[EpisodePlan]:

@@ -70,6 +70,7 @@ from schemas import (
 from ..media.files import asset_path
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, on_queue
+from ..sources import PROJECT_FILE
 from ..stage import bad_input, stage_output
 
 EPISODE_VERSION = "episode-concat@5"  # + credits (with the voices), the attribution end card and the rights gate
@@ -176,7 +177,7 @@ def shot_clips(render_plan: RenderPlan, shot_list: ShotList, character_pack_appr
 
 
 # §15 quality gates as Dagster asset checks beside the asset: a failing gate warns (it blocks publish, not preview).
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render", **on_queue(CPU_QUEUE),
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render", **on_queue(CPU_QUEUE),
        kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy with the mix, SRT and WebVTT "
                                     "captions, the episode audiobook (.m4a, a chapter per scene), quality gates.",
        check_specs=[AssetCheckSpec(name, asset="render_output", description=text, partitions_def=episodes)
