@@ -852,6 +852,13 @@ def main(argv: list[str] | None = None) -> int:
     schemas.add_argument("--out", default=str(REPO_ROOT / "schemas" / "json"))
     schemas.set_defaults(func=cmd_schemas)
     args = parser.parse_args(argv)
+    if args.command not in ("schemas", "voices", "cache", "registry"):
+        from naos_assets.executors import chosen_executor
+
+        try:  # before anything loads the definitions, which refuse a bad NAOS_EXECUTOR
+            chosen_executor()
+        except ValueError as exc:
+            _bad_instance(str(exc))
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ from .approvals import assets as approvals
 from .approvals.review import review_checkpoint
 from .audio import assets as audio
 from .canon import assets as canon
-from .executors import naos_executor
+from .executors import chosen_executor, naos_executor
 from .film import assets as film
 from .jobs import canon_check, render_episode, season_audiobook_job
 from .media import assets as media
@@ -59,6 +59,7 @@ def resources(project_file: str | None = None, naos_home: str | None = None) -> 
 
 
 def build_definitions(project_file: str | None = None, naos_home: str | None = None) -> Definitions:
+    chosen_executor()  # a bad NAOS_EXECUTOR fails the code location's load, naming the variable
     return Definitions(
         assets=ASSETS,
         jobs=[render_episode, canon_check, season_audiobook_job, publish_episode, review_checkpoint],

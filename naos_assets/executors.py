@@ -89,12 +89,21 @@ def default_run_config() -> dict:
     return {"execution": {"config": executor_config(1)}}
 
 
+def _default_config() -> dict:
+    """The environment's choice, read at import. A bad NAOS_EXECUTOR must not make importing this module fail (the
+    CLI reports it as bad input, exit 2); loading the definitions reports it instead (build_definitions)."""
+    try:
+        return executor_config(1)
+    except ValueError:
+        return {"in_process": {}}
+
+
 # The default is the environment's choice, read at load: it is what every job gets when its run config says nothing,
 # the implicit asset job of the asset graph and asset backfills included (Definitions(executor=...)).
 @executor(
     name="naos",
     config_schema=Field(Selector({name: ex.config_schema.as_field() for name, ex in EXECUTORS.items()}),
-                        default_value=executor_config(1)),
+                        default_value=_default_config()),
     requirements=_requirements,
 )
 def naos_executor(init_context: InitExecutorContext):

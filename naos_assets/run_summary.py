@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from dagster import DagsterEventType, DagsterInstance
 
+from naos_assets.stage import APPROVED_CHECK
 from schemas import ErrorRecord, QualityCheck, RunSummary, StageTiming
 
 
@@ -101,6 +102,8 @@ def build_run_summary(instance: DagsterInstance, run_id: str, project_id: str, e
                 warnings = list(meta["naos/warnings"])
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             check = event.event_specific_data
+            if check.check_name == APPROVED_CHECK:
+                continue
             checks.append(QualityCheck(name=check.check_name, passed=check.passed,
                                        detail=str(_plain(check.metadata.get("detail", "")))))
     for timing in stages:

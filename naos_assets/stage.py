@@ -18,6 +18,9 @@ A = TypeVar("A", bound=Artifact)
 EXIT_BAD_INPUT = 2
 EXIT_GATE_BLOCKED = 3
 EXIT_PIPELINE_FAILED = 4
+# A checkpoint's asset check: ERROR while an episode waits for a person, so the red mark is what an operator sees.
+# An approval, not a quality gate: run summaries list it under the checkpoints, not the quality checks.
+APPROVED_CHECK = "approved"
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ def test_definitions_load(tmp_path):
     Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("render_episode")
     assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {
-        *STAGES, *AUDIO, *CHECKPOINTS, "publish"}
+        *STAGES, *AUDIO, *CHECKPOINTS, "publish", "project_file", "story_arc_file", "outline_file"}
     graph = defs.resolve_asset_graph()
     assert {k.name for k in graph.asset_check_keys} == {
         "caption_sync", "loudness", "runtime", "missing_assets", "rights", "listening_test", "approved"}

@@ -33,7 +33,7 @@ from ..media.assets import build_resolver
 from ..partitions import episodes
 from ..queues import on_queue
 from ..sources import PROJECT_FILE
-from ..stage import EXIT_GATE_BLOCKED, bad_input
+from ..stage import APPROVED_CHECK, EXIT_GATE_BLOCKED, bad_input
 
 CHECKPOINT_VERSION = "checkpoint@1"
 REQUESTER = "naos"  # who records a review request in the audit trail (a person records the decision)
@@ -45,7 +45,6 @@ CHECKPOINT_ASSETS = {"approve_canon_diff": "canon_diff_approval",
                      "approve_external_spend": "external_spend_approval",
                      "approve_character_packs": "character_pack_approval"}
 KINDS = {"approval"}
-APPROVED_CHECK = "approved"  # ERROR while an episode waits at the checkpoint: the red mark an operator looks for
 
 
 def _ui_link(naos: NaosHome, run_id: str) -> str:
