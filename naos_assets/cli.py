@@ -339,6 +339,11 @@ def add_episode_partitions(instance, project, project_file: Path) -> None:
     if missing:
         instance.add_dynamic_partitions(episodes.name, missing)
     sources.report(instance, project_file)
+    from naos_assets.canon.ledger import report_canon_before
+    from resources import NaosHome
+
+    store = NaosHome(naos_home=str(naos_home())).canon_store()
+    report_canon_before(instance, store, project.id, [e.id for e in project.episodes])
 
 
 def render_episode(home: Path, instance, repo, project, episode: str, profile: str, workers: int, out: Path,

@@ -18,6 +18,7 @@ from .approvals import assets as approvals
 from .approvals.review import review_checkpoint
 from .audio import assets as audio
 from .canon import assets as canon
+from .canon.ledger import canon_before
 from .executors import chosen_executor, naos_executor
 from .film import assets as film
 from .jobs import canon_check, render_episode, season_audiobook_job
@@ -36,7 +37,7 @@ from .writing import assets as writing
 # episode N folds the diffs before it, so episodes go one by one; a run starts in about a second (docs/OPERATIONS.md).
 BACKFILL_POLICY = BackfillPolicy.multi_run(1)
 ASSETS = [*load_assets_from_modules([narrative, canon, writing, approvals, audio, film, media, render, publish],
-                                   backfill_policy=BACKFILL_POLICY), publish.publish, *SOURCES]
+                                   backfill_policy=BACKFILL_POLICY), publish.publish, *SOURCES, canon_before]
 
 
 def resources(project_file: str | None = None, naos_home: str | None = None) -> dict:

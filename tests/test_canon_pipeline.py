@@ -141,9 +141,15 @@ def test_changed_earlier_diff_makes_later_snapshots_stale(tmp_path):
     outline.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     assert season.run("s01e01", selection=AssetSelection.assets("story_arc", "episode_plan", "canon_diff")).success
     assert status("canon_snapshot", "s01e02") == StaleStatus.STALE
+    # ... and only later ones: the first episode's canon folds no diff, so its snapshot stays in sync
+    assert status("canon_snapshot", "s01e01") == StaleStatus.FRESH
     # re-running the chain settles it, with the new fact in s01e02's canon
     assert season.run("s01e01").success and season.run("s01e02").success
     assert status("canon_snapshot", "s01e02") == StaleStatus.FRESH
+    # the later episode's stale canon was observed from the Canon Store by the step that changed it
+    changed = [e for e in season.instance.fetch_observations(AssetKey("canon_before"), limit=100).records
+               if e.partition_key == "s01e02"]
+    assert len(changed) >= 2, changed
     states = season.artifact("canon_snapshot", "s01e02", Canon).persistent_states
     assert ("lighthouse", "whereabouts", "unmoved") in {(f.subject, f.attribute, f.value) for f in states}
 

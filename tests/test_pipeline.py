@@ -29,7 +29,7 @@ def test_definitions_load(tmp_path):
     Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("render_episode")
     assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {
-        *STAGES, *AUDIO, *CHECKPOINTS, "publish", "project_file", "story_arc_file", "outline_file"}
+        *STAGES, *AUDIO, *CHECKPOINTS, "publish", "project_file", "story_arc_file", "outline_file", "canon_before"}
     graph = defs.resolve_asset_graph()
     assert {k.name for k in graph.asset_check_keys} == {
         "caption_sync", "loudness", "runtime", "missing_assets", "rights", "listening_test", "approved"}
@@ -108,11 +108,12 @@ def test_materialize_one_partition_up_to_render_plan(tmp_path):
 def test_partition_sensor_registers_project_episodes(tmp_path, episode):
     from dagster import build_sensor_context
 
-    from resources import NaosProject
+    from resources import NaosHome, NaosProject
     from sensors import episode_partitions_sensor
 
     instance = DagsterInstance.ephemeral()
-    with build_sensor_context(instance=instance, resources={"project": NaosProject(project_file=str(PILOT))}) as ctx:
+    resources = {"project": NaosProject(project_file=str(PILOT)), "naos": NaosHome(naos_home=str(tmp_path))}
+    with build_sensor_context(instance=instance, resources=resources) as ctx:
         result = episode_partitions_sensor(ctx)
     (request,) = result.dynamic_partitions_requests
     assert episode in request.partition_keys
@@ -129,7 +130,7 @@ def test_an_edited_outline_shows_its_stages_stale_at_once_and_nothing_else(tmp_p
     from dagster._core.instance.ref import InstanceRef
     from dagster._core.loader import LoadingContextForTest
 
-    from resources import NaosProject
+    from resources import NaosHome, NaosProject
     from sensors import episode_partitions_sensor
     from tests.test_cli import _copy_pilot, render
 
@@ -145,7 +146,8 @@ def test_an_edited_outline_shows_its_stages_stale_at_once_and_nothing_else(tmp_p
         return resolver.get_status(AssetKey(asset), episode)
 
     def tick(cursor: str | None) -> str:
-        resources = {"project": NaosProject(project_file=str(project / "project.yaml"))}
+        resources = {"project": NaosProject(project_file=str(project / "project.yaml")),
+                     "naos": NaosHome(naos_home=str(home))}
         with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
             result = episode_partitions_sensor(ctx)
         for event in getattr(result, "asset_events", None) or []:  # what the daemon records from a SensorResult

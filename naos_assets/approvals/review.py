@@ -11,6 +11,7 @@ from pydantic import Field
 from io_managers import site_id
 from resources import NaosHome, NaosProject
 
+from ..canon.ledger import report_canon_before
 from ..executors import naos_executor
 from ..partitions import episodes
 from ..stage import EXIT_BAD_INPUT, bad_input
@@ -54,6 +55,9 @@ def record_decision(context: OpExecutionContext, config: ReviewConfig, project: 
                      f"(audit record {record['seq']}); "
                      + ("the approvals sensor launches the gated assets within a minute"
                         if record["decision"] == "approved" else "the episode stays stopped at this checkpoint"))
+    if checkpoint == "approve_canon_diff":  # later episodes' canon changes with this verdict: show them stale now
+        report_canon_before(context.instance, naos.canon_store(), proj.id, [e.id for e in proj.episodes],
+                            log=context.log_event)
     problem = refresh_views(Path(naos.naos_home), registry)
     if problem:
         context.log.warning(problem)

@@ -1,12 +1,12 @@
 """Canon stage (§6): CanonDiff proposal, canon snapshot, context pack, and the Canon Gate.
 
-Why canon_snapshot reads the Canon Store instead of taking diffs as inputs: the canon of episode N folds the
-diffs of episodes before N, and Dagster has no "earlier partitions" mapping. The snapshot therefore depends on
-every canon_diff partition (AllPartitionMapping), so a changed earlier diff marks later snapshots stale, and
-folds only the earlier episodes' diffs, approved ones, as the store records them.
+canon_snapshot reads the Canon Store rather than taking diffs as inputs: the canon of episode N folds the approved
+diffs of the episodes before N, and Dagster has no "earlier partitions" mapping. Its one upstream is the observable
+source `canon_before` (naos_assets/canon/ledger.py), whose version per episode is the hash of what the earlier
+episodes put in the store: a snapshot is stale exactly when what it folds changed, and never for a later episode.
 """
 
-from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 
 from engines.canon import (
     CANON_VERSION,
@@ -29,9 +29,15 @@ from ..partitions import episodes
 from ..queues import CPU_QUEUE, LOCAL_AI_QUEUE, on_queue
 from ..sources import PROJECT_FILE
 from ..stage import EXIT_BAD_INPUT, EXIT_GATE_BLOCKED, EXIT_PIPELINE_FAILED, bad_input, stage_output
+from .ledger import CANON_BEFORE, report_canon_before
 
 RECALL_K = 3
 AUTO_APPROVER = "auto: human_checkpoints.approve_canon_diff is off"
+
+
+def _report_ledger(context: AssetExecutionContext, store, proj) -> None:
+    """The store changed: record `canon_before` of the later episodes now, before any of their snapshots runs."""
+    report_canon_before(context.instance, store, proj.id, [e.id for e in proj.episodes], log=context.log_event)
 
 
 def _diff_error(exc: CanonDiffError) -> Failure:
@@ -53,12 +59,14 @@ def canon_diff(context: AssetExecutionContext, project: NaosProject, naos: NaosH
         describe=lambda v: {"added": len(v.added_facts), "modified": len(v.modified_facts),
                             "removed": len(v.removed_facts)},
     )
-    naos.canon_store().record_diff(out.value)
+    store = naos.canon_store()
+    store.record_diff(out.value)
+    _report_ledger(context, store, project.load())
     return out
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=CANON_VERSION, group_name="canon", **on_queue(CPU_QUEUE),
-       kinds={"json", "duckdb"}, deps=[AssetDep("canon_diff", partition_mapping=AllPartitionMapping())],
+       kinds={"json", "duckdb"}, deps=[PROJECT_FILE, CANON_BEFORE],
        description="Canon (§5.2) at the start of the episode: the initial canon folded with earlier approved diffs.")
 def canon_snapshot(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[Canon]:
     episode = context.partition_key
@@ -164,6 +172,7 @@ def canon_gate(context: AssetExecutionContext, project: NaosProject, naos: NaosH
         if current != "rejected":
             store.set_status(proj.id, script.episode_id, diff_sha, "rejected", approver="canon_gate",
                              note=f"{len(result.errors)} contradiction(s), {len(result.warnings)} warning(s)")
+        _report_ledger(context, store, proj)
         found = [*result.errors, *(result.warnings if proj.continuity_mode == "strict" else [])]
         raise Failure(
             description=f"Canon Gate blocked {script.episode_id}: {len(found)} contradiction(s)\n"
@@ -179,6 +188,7 @@ def canon_gate(context: AssetExecutionContext, project: NaosProject, naos: NaosH
         store.set_status(proj.id, script.episode_id, diff_sha, "pending", approver="canon_gate",
                          note="passed the Canon Gate; awaiting approval (human_checkpoints.approve_canon_diff)")
     status = store.diff_status(proj.id, script.episode_id, diff_sha) or "pending"
+    _report_ledger(context, store, proj)
     report = gate_report(canon_snapshot, script, canon_diff, result, continuity_mode=proj.continuity_mode)
     report = report.model_copy(update={"approval_status": status})
     return stage_output(
