@@ -33,9 +33,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt install/kokoro-model.txt inst
 demo: install
 	$(BIN)/naos render --project $(PROJECT) --episode $(EPISODE) --out out/$(EPISODE)
 
+# `dagster dev` in a process group of its own: Ctrl-C stops every process of it within a few seconds (scripts/dev.py)
 dev: install
 	NAOS_HOME=$(NAOS_HOME) $(BIN)/naos queues  # creates the instance for NAOS_PROFILE (docs/DEPLOY.md), sizes the queues
-	DAGSTER_HOME=$(NAOS_HOME)/dagster NAOS_PROJECT=$(PROJECT) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(NAOS_HOME)/dagster NAOS_PROJECT=$(PROJECT) $(PY) scripts/dev.py -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install
 	$(BIN)/ruff check .
@@ -48,6 +49,7 @@ bench: install
 	$(PY) bench/tts.py
 	$(PY) bench/bench.py
 	$(PY) bench/production.py
+	$(PY) bench/ui_launch.py
 
 schemas: install
 	$(BIN)/naos schemas

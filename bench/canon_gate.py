@@ -115,7 +115,7 @@ def make_episode(rng: random.Random, n: int, alive: list[str], promises: list[st
     diff = CanonDiff.new(project_id="bench", episode_id=episode, arc_id="season", added_facts=added,
                          modified_facts=modified, approval_status="approved")
     script = Script.new(project_id="bench", episode_id=episode, episode_number=n, title=episode, summary=episode,
-                        scenes=scenes, generator="bench@1", source_outline_sha256="0" * 64)
+                        scenes=scenes, generator="bench@1")
     return diff, script
 
 

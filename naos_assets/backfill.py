@@ -134,16 +134,18 @@ def backfill(project_file: Path, *, season: int | None, episodes: str | None, pr
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / "backfill.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     print(format_table(results), flush=True)
-    failed = [r.episode for r in results if r.exit_code not in (EXIT_OK, None)]
+    waiting = [r.episode for r in results if r.exit_code == EXIT_WAITING]
+    failed = [r.episode for r in results if r.exit_code not in (EXIT_OK, EXIT_WAITING, None)]
     skipped = [r.episode for r in results if r.exit_code is None]
-    _say(f"backfill {backfill_id}: {len(results) - len(failed) - len(skipped)} of {len(results)} episode(s) done"
+    _say(f"backfill {backfill_id}: {len(results) - len(failed) - len(skipped) - len(waiting)} of {len(results)} "
+         f"episode(s) done" + (f"; waiting for approval: {', '.join(waiting)} (naos approvals)" if waiting else "")
          + (f"; failed: {', '.join(failed)}" if failed else "") + (f"; skipped: {', '.join(skipped)}" if skipped else "")
          + f"; exit {code}; report {out / 'backfill.json'}")
     _say(f"backfill {backfill_id}: {load['episodes_per_minute']:.2f} episodes/min over {load['wall_s']:.0f}s; "
          f"queue wait {100 * load['queue_wait_fraction']:.1f} % of the steps' time (§29.2 target <= 20 %)")
-    if failed or skipped:
-        retry = ",".join(failed + skipped)
-        _say(f"retry them alone: naos backfill --project {project_file} --episodes {retry} --profile {profile} "
+    if failed or skipped or waiting:
+        retry = ",".join(sorted(failed + skipped + waiting, key=[r.episode for r in results].index))
+        _say(f"{'once approved, run them again' if waiting and not (failed or skipped) else 'retry them alone'}: naos backfill --project {project_file} --episodes {retry} --profile {profile} "
              f"--out {out}")
     return code
 

@@ -22,11 +22,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Runs this process executes in-process: a run left "started" by a killed `naos` is found by these (reap_dead_runs).
 CLI_TAGS = {"naos/host": socket.gethostname(), "naos/pid": str(os.getpid()),
             "naos/site_id": os.environ.get("NAOS_SITE_ID") or socket.gethostname()}  # §35.1
-EXPORTS = [("episode_plan", "EpisodePlan.json"), ("canon_snapshot", "Canon.json"), ("canon_diff", "CanonDiff.json"),
-           ("context_pack", "ContextPack.json"), ("script", "Script.json"), ("canon_gate", "GateReport.json"),
-           ("voice_over", "VoiceOver.json"), ("shot_list", "ShotList.json"), ("asset_manifest", "AssetManifest.json"),
-           ("recording_packet", "RecordingPacket.json"), ("render_plan", "RenderPlan.json"),
-           ("episode_audio", "EpisodeAudio.json"), ("render_output", "RenderOutput.json")]
 
 
 def _say(msg: str) -> None:
@@ -498,23 +493,11 @@ def prune_after_run(home: Path) -> None:
 
 
 def export(home: Path, episode: str, out: Path) -> None:
-    """Copy the episode's artifacts out of the registry (verified on the way) into --out."""
-    from engines.audio.packets import packet_csv
-    from schemas import RecordingPacket, RenderOutput
+    """Copy the episode's artifacts out of the registry (verified on the way) into --out (naos_assets/exports.py,
+    the same files every render_output materialization exports to $NAOS_HOME/out/<episode>/), and say the gates."""
+    from naos_assets.exports import export_episode
 
-    registry = open_registry(home)
-    for asset, name in EXPORTS:
-        ref = registry.get_ref(asset, episode)
-        registry.export(ref["sha256"], out / name)
-    output = RenderOutput.model_validate_json((out / "RenderOutput.json").read_bytes())
-    registry.export(output.video.sha256, out / "episode.mp4")
-    registry.export(output.captions.sha256, out / "episode.srt")
-    for ref, name in ((output.captions_vtt, "episode.vtt"), (output.audiobook, "episode.m4a"),
-                      (output.credits, "credits.txt")):
-        if ref is not None:
-            registry.export(ref.sha256, out / name)
-    packet = RecordingPacket.model_validate_json((out / "RecordingPacket.json").read_bytes())
-    _write_atomic(out / "RecordingPacket.csv", packet_csv(packet))
+    output = export_episode(open_registry(home), episode, out)
     for check in output.quality_checks:
         _say(f"quality gate {check.name}: {'passed' if check.passed else 'FAILED (blocks publish)'}: {check.detail}")
     for issue in output.rights.issues if output.rights else []:
@@ -784,7 +767,8 @@ def main(argv: list[str] | None = None) -> int:
     render = sub.add_parser("render", help="render one episode end to end")
     add_project_arg(render)
     render.add_argument("--episode", required=True, help="episode id, e.g. s01e01")
-    render.add_argument("--out", required=True, help="folder for Script.json ... episode.mp4, run_summary.json")
+    render.add_argument("--out", required=True, help="folder for Script.json ... episode.mp4, contact_sheet.png, "
+                        "run_summary.json")
     render.add_argument("--profile", default="preview_local", help="render profile (default preview_local)")
     render.add_argument("--workers", type=int, default=1,
                         help="shot steps run at once: 1 = in-process (default), N>1 = Dagster's multiprocess executor")

@@ -37,7 +37,9 @@ class ScriptScene(NaosModel):
 
 
 class Script(Artifact):
-    SCHEMA_VERSION = "1.1.0"
+    # 2.0: what the script was written from is in its registry record and Dagster's lineage, not in its bytes
+    SCHEMA_VERSION = "2.0.0"
+    UPGRADES = {"1": ("source_outline_sha256", "episode_plan_sha256", "context_pack_sha256")}
     project_id: str
     episode_id: str
     episode_number: int
@@ -46,9 +48,6 @@ class Script(Artifact):
     scenes: list[ScriptScene]
     unresolved_threads: list[str] = Field(default_factory=list)
     generator: str = Field(description="how the script was written, e.g. template@1")
-    source_outline_sha256: str = Field(description="the author's outline, or the story arc the plan expanded")
-    episode_plan_sha256: str | None = None
-    context_pack_sha256: str | None = Field(None, description="the only canon the generator read (§6.4)")
 
 
 # ---- §5.6 ShotList -----------------------------------------------------------------------------
@@ -88,9 +87,9 @@ class Shot(NaosModel):
 
 
 class ShotList(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no script_sha256 (lineage lives in the registry record)
+    UPGRADES = {"1": ("script_sha256",)}
     episode_id: str
-    script_sha256: str
     shots: list[Shot] = Field(min_length=1)
     total_duration_s: float
     timing_lock_hash: str = Field(description="sha256 of the ordered (shot id, duration ms) list")
@@ -127,10 +126,10 @@ class BeatMarker(NaosModel):
 
 
 class AssetManifest(Artifact):
-    SCHEMA_VERSION = "1.2.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no shot_list_sha256
+    UPGRADES = {"1": ("shot_list_sha256",)}
     episode_id: str
-    shot_list_sha256: str
-    timing_lock_hash: str
+    timing_lock_hash: str = Field(description="the shot timing the beat markers are placed in")
     character_packs: list[AssetNeed] = Field(default_factory=list)
     backgrounds: list[AssetNeed] = Field(default_factory=list)
     props: list[AssetNeed] = Field(default_factory=list)
@@ -203,16 +202,15 @@ class EncoderSettings(NaosModel):
 
 
 class RenderPlan(Artifact):
-    SCHEMA_VERSION = "1.2.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no shot_list_sha256, asset_manifest_sha256
+    UPGRADES = {"1": ("shot_list_sha256", "asset_manifest_sha256")}
     episode_id: str
     profile: Profile = "preview_local"
     width: int
     height: int
     aspect: str = "16:9"
     fps: int
-    timing_lock_hash: str
-    shot_list_sha256: str
-    asset_manifest_sha256: str
+    timing_lock_hash: str = Field(description="the shot timing the plan renders")
     captions: CaptionSettings = Field(default_factory=CaptionSettings)
     encoder: EncoderSettings = Field(default_factory=EncoderSettings)
     motion: dict[Framing, Movement] = Field(default_factory=dict, description="per framing, the motion template that "
@@ -237,9 +235,9 @@ class ShotClip(NaosModel):
 
 
 class ShotClips(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no render_plan_sha256
+    UPGRADES = {"1": ("render_plan_sha256",)}
     episode_id: str
-    render_plan_sha256: str
     timing_lock_hash: str
     clips: list[ShotClip]
 
@@ -281,7 +279,8 @@ class RightsReport(NaosModel):
 
 
 class RenderOutput(Artifact):
-    SCHEMA_VERSION = "1.2.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no lineage (the registry record's parents and Dagster's naos/parents hold it)
+    UPGRADES = {"1": ("lineage",)}
     episode_id: str
     profile: Profile
     video: FileRef
@@ -294,8 +293,8 @@ class RenderOutput(Artifact):
     frames: int
     shot_clips: list[ShotClip]
     placeholders: list[str] = Field(default_factory=list, description="asset ids rendered as flagged placeholders")
-    lineage: dict[str, str] = Field(description="artifact name -> sha256 it was made from")
-    provenance: dict[str, str] = Field(default_factory=dict)
+    provenance: dict[str, str] = Field(default_factory=dict, description="the tools that made it (renderer, "
+                                                                         "ffmpeg build), not its inputs")
     quality_checks: list[QualityCheck] = Field(default_factory=list)
     credits: FileRef | None = Field(None, description="credits.txt: every asset with its licence and attribution")
     end_card_s: float = Field(0.0, ge=0, description="length of the attribution end card at the end of the video")
@@ -303,11 +302,11 @@ class RenderOutput(Artifact):
 
 
 class PublishRecord(Artifact):
-    """What one-way publish released, from which RenderOutput, under which gates and override."""
+    """What one-way publish released (the files, by content hash), under which gates and override."""
 
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no render_output_sha256 (the publish record in the registry names it)
+    UPGRADES = {"1": ("render_output_sha256",)}
     episode_id: str
-    render_output_sha256: str
     files: dict[str, FileRef]
     rights: RightsReport
     quality_checks: list[QualityCheck] = Field(default_factory=list)
@@ -380,11 +379,11 @@ class RenderPackageRequest(Artifact):
 
 
 class RenderPackageResponse(Artifact):
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no lineage_hashes
+    UPGRADES = {"1": ("lineage_hashes",)}
     request_id: str
     status: Literal["queued", "in_progress", "completed", "failed", "degraded"]
     artifact_uris: dict[str, str] = Field(default_factory=dict)
-    lineage_hashes: dict[str, str] = Field(default_factory=dict)
     run_summary: RunSummary | None = None
     errors: list[ErrorRecord] = Field(default_factory=list)
 

@@ -54,9 +54,9 @@ class Listening(NaosModel):
 class VoiceOver(Artifact):
     """Every line of an episode voiced before the timing lock, so the shot planner sizes shots to real speech."""
 
-    SCHEMA_VERSION = "1.1.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no script_sha256
+    UPGRADES = {"1": ("script_sha256",)}
     episode_id: str
-    script_sha256: str
     engine: str = Field(description="the engines (and versions) that spoke, or 'none' in no-voice mode")
     voiced: bool
     takes: list[VoiceTake] = Field(default_factory=list)
@@ -88,10 +88,9 @@ class EpisodeAudio(Artifact):
     """The episode's mix after the timing lock: dialogue placed in its slots, music ducked under it, loudness
     normalised (one linear gain over the episode, BS.1770 metered, true-peak limited)."""
 
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no shot_list_sha256, voice_over_sha256
+    UPGRADES = {"1": ("shot_list_sha256", "voice_over_sha256")}
     episode_id: str
-    shot_list_sha256: str
-    voice_over_sha256: str
     timing_lock_hash: str
     mix: FileRef
     duration_s: float

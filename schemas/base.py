@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -26,11 +26,37 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _major(version: object) -> str | None:
+    match = SEMVER.match(version) if isinstance(version, str) else None
+    return match.group(1) if match else None
+
+
 class Artifact(NaosModel):
-    """A versioned artifact (§30.1). Subclasses set SCHEMA_VERSION; readers accept the same MAJOR only."""
+    """A versioned artifact (§30.1). Subclasses set SCHEMA_VERSION; readers accept the same MAJOR, and the earlier
+    MAJORs the class says how to upgrade (UPGRADES)."""
 
     SCHEMA_VERSION: ClassVar[str] = "1.0.0"
+    # Earlier MAJOR -> the fields it had that this version dropped. A machine-written artifact of that MAJOR loads
+    # as this version without them (docs/SCHEMAS.md, "Reading older artifacts"); authored inputs declare none.
+    UPGRADES: ClassVar[dict[str, tuple[str, ...]]] = {}
     schema_version: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            major = _major(data.get("schema_version"))
+            if major != _major(cls.SCHEMA_VERSION) and major in cls.UPGRADES:
+                upgraded = cls.upgrade(major, {k: v for k, v in data.items() if k not in cls.UPGRADES[major]})
+                if upgraded is not None:
+                    data = {**upgraded, "schema_version": cls.SCHEMA_VERSION}
+        return data
+
+    @classmethod
+    def upgrade(cls, major: str, data: dict) -> dict | None:
+        """The fields of a MAJOR `major` artifact (its dropped fields already gone) as this version has them; None
+        when they cannot be (the MAJOR check then refuses the file with its migration hint)."""
+        return data
 
     @field_validator("schema_version")
     @classmethod

@@ -107,7 +107,9 @@ class TimelineEvent(NaosModel):
 class Canon(Artifact):
     """The canon as of the start of an episode: the project's initial canon folded with approved diffs."""
 
-    SCHEMA_VERSION = "2.0.0"
+    # 3.0: applied_diffs names the episodes folded in, not the diffs' hashes (which held their plans' hashes)
+    SCHEMA_VERSION = "3.0.0"
+    UPGRADES = {"2": ()}
     project_id: str
     as_of_episode: str | None = Field(None, description="canon at the start of this episode; None = initial canon")
     story_year: int | None = None
@@ -123,7 +125,18 @@ class Canon(Artifact):
     relationships: list[Relationship] = Field(default_factory=list)
     timeline_events: list[TimelineEvent] = Field(default_factory=list)
     persistent_states: list[CanonFact] = Field(default_factory=list)
-    applied_diffs: list[str] = Field(default_factory=list, description="sha256 of each CanonDiff folded, in order")
+    applied_diffs: list[str] = Field(default_factory=list, description="the episodes whose approved CanonDiff is "
+                                                                      "folded in, in order")
+
+    @classmethod
+    def upgrade(cls, major: str, data: dict) -> dict | None:
+        # 2.x listed diff hashes. Every diff canon-proposer@1 makes adds its episode's summary event, so the episodes
+        # folded are those of the summary events, when there are as many as hashes; else the 2.x file is refused.
+        hashes = data.get("applied_diffs") or []
+        events = [e.get("episode_id") for e in data.get("timeline_events") or []
+                  if isinstance(e, dict) and e.get("scene_id") is None]
+        folded = list(dict.fromkeys(e for e in events if e))
+        return {**data, "applied_diffs": folded} if len(folded) == len(hashes) else None
 
     def character(self, cid: str) -> CanonCharacter | None:
         return next((c for c in self.characters if c.id == cid), None)
@@ -148,16 +161,17 @@ class ValidationResult(NaosModel):
 
 
 class CanonDiff(Artifact):
-    SCHEMA_VERSION = "1.1.0"
+    # 2.0: no base_canon_sha256, provenance (the plan's hash made every diff new at any edit of its plan; the Canon
+    # Store keeps the plan each diff was proposed from)
+    SCHEMA_VERSION = "2.0.0"
+    UPGRADES = {"1": ("base_canon_sha256", "provenance")}
     project_id: str
     episode_id: str
     arc_id: str | None = Field(None, description="the arc whose promises this episode opens")
-    base_canon_sha256: str | None = None
     added_facts: list[CanonFact] = Field(default_factory=list)
     modified_facts: list[CanonFact] = Field(default_factory=list)
     removed_facts: list[CanonFact] = Field(default_factory=list)
     justification: str = ""
-    provenance: dict[str, str] = Field(default_factory=dict)
     validation: ValidationResult = Field(default_factory=ValidationResult)
     approval_status: Literal["pending", "approved", "rejected"] = "pending"
 
@@ -165,12 +179,10 @@ class CanonDiff(Artifact):
 class GateReport(Artifact):
     """The Canon Gate's verdict on one episode (§6.3): errors block, warnings inform (block under strict)."""
 
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no canon_sha256, script_sha256, canon_diff_sha256
+    UPGRADES = {"1": ("canon_sha256", "script_sha256", "canon_diff_sha256")}
     project_id: str
     episode_id: str
-    canon_sha256: str
-    script_sha256: str
-    canon_diff_sha256: str
     continuity_mode: Literal["standard", "strict"]
     status: Literal["passed", "blocked"]
     errors: list[Contradiction] = Field(default_factory=list)

@@ -64,14 +64,14 @@ class StoryArc(Artifact):
 class EpisodePlan(Artifact):
     """§4 'Episode Plan': what one episode must do; the script generator's only story input besides its context."""
 
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no source_sha256 (an arc's hash changed every plan of the arc at any edit)
+    UPGRADES = {"1": ("source_sha256",)}
     project_id: str
     episode_id: str
     episode_number: int = Field(ge=1)
     arc_id: str | None = None
     arc_end: bool = Field(False, description="the last episode of its arc: open promises of the arc are flagged")
     source: Literal["outline", "arc"]
-    source_sha256: str
     title: str
     summary: str
     year: int | None = None
@@ -91,11 +91,10 @@ class RecallHit(NaosModel):
 class ContextPack(Artifact):
     """§6.4: the strict context a generation step gets. Canon subset is truth; `recalled` is colour, never truth."""
 
-    SCHEMA_VERSION = "1.0.0"
+    SCHEMA_VERSION = "2.0.0"  # 2.0: no canon_sha256, episode_plan_sha256
+    UPGRADES = {"1": ("canon_sha256", "episode_plan_sha256")}
     project_id: str
     episode_id: str
-    canon_sha256: str
-    episode_plan_sha256: str
     story_year: int | None = None
     characters: list[CanonCharacter] = Field(default_factory=list)
     locations: list[CanonLocation] = Field(default_factory=list)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from .artifacts import Profile
-from .base import Artifact, NaosModel
+from .base import Artifact, NaosModel, canonical_json, sha256_bytes
 from .canon import WorldRule
 from .errors import FieldValueError
 
@@ -322,8 +322,25 @@ class Project(Artifact):
     def location(self, lid: str) -> Location | None:
         return next((loc for loc in self.locations if loc.id == lid), None)
 
+    def fields_sha256(self, *paths: str) -> str:
+        """sha256 of these fields only: dotted paths, and through a list the field of each item (`characters.name`).
+        A stage's cache key hashes what the stage reads of the project, so an edit elsewhere (a human checkpoint,
+        another stage's setting) leaves its cache entry alone. An unknown path is a KeyError, not a silent None."""
+        data = self.model_dump(mode="json")
+        return sha256_bytes(canonical_json({path: _pick(data, path, path.split(".")) for path in sorted(set(paths))}))
+
     def episode(self, eid: str) -> EpisodeRef | None:
         return next((e for e in self.episodes if e.id == eid), None)
+
+
+def _pick(value: Any, path: str, parts: list[str]) -> Any:
+    if not parts or value is None:
+        return value
+    if isinstance(value, list):
+        return [_pick(item, path, parts) for item in value]
+    if not isinstance(value, dict) or parts[0] not in value:
+        raise KeyError(f"Project has no field {path!r}")
+    return _pick(value[parts[0]], path, parts[1:])
 
 
 class ActionBeat(NaosModel):

@@ -9,6 +9,8 @@ profile of the run that paused. If the artifact changed since the approval, the 
 from __future__ import annotations
 
 from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
     AssetSelection,
     DefaultSensorStatus,
     RunRequest,
@@ -24,6 +26,18 @@ from naos_assets.jobs import render_episode
 from resources import NaosHome, NaosProject
 
 
+def _went_on(instance, record: dict) -> bool:
+    """The checkpoint asset was materialized for that episode after the decision: something (`naos render` run again,
+    an earlier evaluation of this sensor before its cursor was lost) took the episode past the checkpoint already."""
+    from datetime import datetime
+
+    latest = instance.fetch_materializations(AssetRecordsFilter(
+        asset_key=AssetKey(CHECKPOINT_ASSETS[record["checkpoint"]]), asset_partitions=[record["episode_id"]]),
+        limit=1).records
+    decided = datetime.fromisoformat(record["at"].replace("Z", "+00:00")).timestamp()
+    return bool(latest) and latest[0].timestamp > decided + 1  # "at" is whole seconds
+
+
 def gated_selection(checkpoint: str) -> AssetSelection:
     """The checkpoint asset and everything after it that `render_episode` materializes."""
     return AssetSelection.assets(CHECKPOINT_ASSETS[checkpoint]).downstream() & render_episode.selection
@@ -31,7 +45,8 @@ def gated_selection(checkpoint: str) -> AssetSelection:
 
 @sensor(job=render_episode, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
         description="After `naos approve`, materializes the approved checkpoint and everything after it for that "
-                    "episode (one run per approval: run key = the audit record's hash).")
+                    "episode (one run per approval: run key = the audit record's hash), unless the episode went past the "
+                    "checkpoint since.")
 def approvals_sensor(context: SensorEvaluationContext, project: NaosProject, naos: NaosHome):
     seen = int(context.cursor or 0)
     records = AuditTrail(naos.registry()).records()
@@ -44,6 +59,8 @@ def approvals_sensor(context: SensorEvaluationContext, project: NaosProject, nao
     requests = []
     for record in fresh:
         if record["decision"] != "approved" or record["project_id"] != project_id:
+            continue
+        if _went_on(context.instance, record):
             continue
         request = by_seq.get(record["details"].get("request_seq"), {})
         profile = request.get("details", {}).get("profile", "preview_local")

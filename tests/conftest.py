@@ -60,10 +60,10 @@ def run_pilot(episode_id: str, project_file: Path = PILOT_PROJECT) -> Episode:
     gate approved; no recall, which needs the model and adds colour only)."""
     project = load_project(project_file)
     check = next(c for c in check_season(project, project_file) if c.plan.episode_id == episode_id)
-    voice = voice_over(check.script, check.script.sha256(), project, _TAKES.get, _keep, force_engine="espeak-ng",
+    voice = voice_over(check.script, project, _TAKES.get, _keep, force_engine="espeak-ng",
                        listening=False)
-    shot_list = plan_shots(check.script, check.script.sha256(), {t.line_id: t.duration_s for t in voice.takes})
-    manifest = build_manifest(shot_list, shot_list.sha256(), project)
+    shot_list = plan_shots(check.script, {t.line_id: t.duration_s for t in voice.takes})
+    manifest = build_manifest(shot_list, project)
     outline, _ = load_outline(project, project_file, episode_id)
     return Episode(project, outline, check.plan, check.context, check.script, shot_list, manifest)
 

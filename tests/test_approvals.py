@@ -115,6 +115,9 @@ def test_timing_lock_pauses_until_approved_and_an_approval_launches_one_run(tmp_
     assert result.success
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"shotlist_timing_lock", "render_output"} <= done and "shot_list" not in done
+    # once the episode went past the checkpoint, a sensor that lost its cursor (a new daemon) launches nothing for it
+    _, _, restarted = _sensor(home, project / "project.yaml")
+    assert restarted.run_requests == [], restarted.run_requests
     approval = json.loads((home / "artifacts" / "objects" / _ref(home, "shotlist_timing_lock")["sha256"]).read_text())
     assert (approval["decision"], approval["approver"], approval["artifact_sha256"]) == (
         "approved", "Ed Editor", lock)

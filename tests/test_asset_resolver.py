@@ -38,7 +38,7 @@ def need(asset_id: str, path: str, description: str = "") -> AssetNeed:
 
 def manifest(*needs: AssetNeed) -> AssetManifest:
     by = {k: [n for n in needs if n.kind == k] for k in ("background", "character", "prop", "sfx", "music")}
-    return AssetManifest.new(episode_id="s01e01", shot_list_sha256="0" * 64, timing_lock_hash="1" * 64,
+    return AssetManifest.new(episode_id="s01e01", timing_lock_hash="1" * 64,
                              backgrounds=by["background"], character_packs=by["character"], props=by["prop"],
                              sfx=by["sfx"], music=by["music"])
 

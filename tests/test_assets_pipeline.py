@@ -52,7 +52,13 @@ def test_generated_stand_in_blocks_publish_until_an_approver_overrides(tmp_path)
     folder = home / "published" / "pilot" / "s01e02"
     record = _json(folder / "PublishRecord.json")
     assert record["rights"]["override"] == {"approver": "rights@studio", "reason": "our own drawing"}
-    assert record["rights"]["passed"] is False and record["render_output_sha256"]
+    assert record["rights"]["passed"] is False and "render_output_sha256" not in record
+    # which RenderOutput was released is lineage: the registry record of the publish names it
+    from io_managers import Registry
+
+    registry = Registry.local(home / "artifacts")
+    published = registry.get_record("publish", "s01e02", registry.get_ref("publish", "s01e02")["sha256"])
+    assert published["parents"]["render_output"] == registry.get_ref("render_output", "s01e02")["sha256"]
     assert (folder / "episode.mp4").read_bytes()[4:8] == b"ftyp"
     assert "background:sea_cave: generated_local" in (folder / "credits.txt").read_text()
 

@@ -55,7 +55,7 @@ class Takes:
                            voice="en", rate=150, pitch=50, volume=100, sha256=self.sha[ln.line_id],
                            duration_s=round(ln.end_s - ln.start_s, 3), source="tts")
                  for s in shot_list.shots for ln in s.lines]
-        return VoiceOver.new(episode_id=shot_list.episode_id, script_sha256="0" * 64, engine="test", voiced=True,
+        return VoiceOver.new(episode_id=shot_list.episode_id, engine="test", voiced=True,
                              takes=takes)
 
 
@@ -182,7 +182,7 @@ def test_the_mix_meets_the_target_measured_on_its_own_bytes(shots):
 
 def test_silence_has_no_loudness(shots):
     takes = Takes(shots)
-    vo = VoiceOver.new(episode_id=shots.episode_id, script_sha256="0" * 64, engine="none", voiced=False, takes=[])
+    vo = VoiceOver.new(episode_id=shots.episode_id, engine="none", voiced=False, takes=[])
     wav, placements, loudness = episode.mix_episode(shots, vo, takes.wavs.__getitem__, fps=FPS, music=None,
                                                     target_lufs=-16.0, true_peak_db=-1.0, cache=Cache())
     assert loudness is None and placements == [] and not mix.read_wav(wav).any()

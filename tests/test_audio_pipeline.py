@@ -26,11 +26,11 @@ def test_no_voice_mode_estimates_and_says_how_to_install(monkeypatch, pilot, tmp
     monkeypatch.setenv("PATH", "/nonexistent")  # no espeak-ng, no flite
     monkeypatch.setenv("NAOS_KOKORO_VOICES", str(tmp_path / "none.npz"))  # no Kokoro voices
     assert not tts.available()
-    vo = voice_over(ep.script, ep.script.sha256(), ep.project, lambda key: None, lambda key, wav: "unused")
+    vo = voice_over(ep.script, ep.project, lambda key: None, lambda key, wav: "unused")
     assert (vo.voiced, vo.engine) == (False, "none")
     assert [t.source for t in vo.takes] == ["estimate"] * 5 and all(t.sha256 is None for t in vo.takes)
     # the planner still sizes shots (from the estimates); captions are still produced downstream
-    shots = plan_shots(ep.script, ep.script.sha256(), {t.line_id: t.duration_s for t in vo.takes})
+    shots = plan_shots(ep.script, {t.line_id: t.duration_s for t in vo.takes})
     assert sum(len(s.lines) for s in shots.shots) == 5
     assert "apt-get install flite espeak-ng" in tts.INSTALL_HINT and "make install" in tts.INSTALL_HINT
     assert vo.warnings == [tts.INSTALL_HINT]

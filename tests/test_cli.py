@@ -68,14 +68,20 @@ def test_render_writes_every_artifact(first_render):
     output = json.loads((out / "RenderOutput.json").read_text())
     assert output["video"]["sha256"] == digests(out)["episode.mp4"]
     assert output["placeholders"] == []  # s01e01's locations are all in the library
-    assert output["lineage"]["script"] == digests(out)["Script.json"]
-    # §35.1: the site is on every run and every artifact record
+    # the video's lineage is in the registry records (and Dagster's naos/parents), not in the artifacts' bytes
     from dagster import DagsterInstance
     from dagster._core.instance.ref import InstanceRef
 
     from io_managers import Registry, site_id
 
-    record = Registry.local(first_render / "home" / "artifacts").get_record("script", "s01e01", output["lineage"]["script"])
+    registry, made = Registry.local(first_render / "home" / "artifacts"), digests(out)
+    assert "lineage" not in output
+    video = registry.get_record("render_output", "s01e01", hashlib.sha256((out / "RenderOutput.json").read_bytes())
+                                .hexdigest())
+    assert video["parents"]["shot_list"] == made["ShotList.json"]
+    assert registry.get_record("shot_list", "s01e01", made["ShotList.json"])["parents"]["script"] == made["Script.json"]
+    # §35.1: the site is on every run and every artifact record
+    record = registry.get_record("script", "s01e01", made["Script.json"])
     assert record["site_id"] == site_id()
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(first_render / "home" / "dagster")))
     assert {r.tags.get("naos/site_id") for r in instance.get_runs()} == {site_id()}

@@ -157,7 +157,6 @@ def test_pilot_library_resolves_with_one_flagged_placeholder(project: Project, o
         characters = list(dict.fromkeys(c for s in outline.scenes for c in s.characters))
         manifest = AssetManifest.new(
             episode_id=eid,
-            shot_list_sha256="0" * 64,
             timing_lock_hash="0" * 64,
             backgrounds=[
                 AssetNeed(

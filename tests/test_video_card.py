@@ -103,8 +103,7 @@ def make_plan(assets: dict[str, Path]) -> RenderPlan:
         for asset_id, path in assets.items()
     ]  # fmt: skip
     return RenderPlan.new(
-        episode_id="ep01", width=W, height=H, fps=FPS, timing_lock_hash="t" * 64, shot_list_sha256="s" * 64,
-        asset_manifest_sha256="a" * 64, assets=entries,
+        episode_id="ep01", width=W, height=H, fps=FPS, timing_lock_hash="t" * 64, assets=entries,
     )  # fmt: skip
 
 

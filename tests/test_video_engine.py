@@ -79,8 +79,7 @@ def make_plan(
                 ResolvedAsset(asset_id=asset_id, kind=kind, status="placeholder", uri=f"placeholder:{asset_id}")
             )
     plan = RenderPlan.new(
-        episode_id="ep01", width=W, height=H, fps=FPS, timing_lock_hash="t" * 64, shot_list_sha256="s" * 64,
-        asset_manifest_sha256="a" * 64, assets=entries,
+        episode_id="ep01", width=W, height=H, fps=FPS, timing_lock_hash="t" * 64, assets=entries,
     )  # fmt: skip
     plan.captions.burn_in = burn_in
     return plan
@@ -435,7 +434,7 @@ def make_shot_list(durations: tuple[float, ...]) -> ShotList:
         make_shot(f"sh{i:02d}", duration=d, index=i, lines=((0.1, d - 0.2, f"Line {i}."), (d - 0.2, d + 5, "Cut.")))
         for i, d in enumerate(durations)
     ]
-    return ShotList.new(episode_id="ep01", script_sha256="s" * 64, shots=shots,
+    return ShotList.new(episode_id="ep01", shots=shots,
                         total_duration_s=sum(durations), timing_lock_hash="t" * 64)  # fmt: skip
 
 
@@ -502,3 +501,44 @@ def test_burned_captions_ignore_system_fonts(tmp_path, assets, rendered, monkeyp
 
 def test_bundled_ffmpeg_is_used():
     assert Path(ffmpeg_exe()).is_file()
+
+
+# ---- the contact sheet ------------------------------------------------------------------------------------------
+
+
+def test_contact_sheet_is_deterministic_with_a_thumbnail_per_shot(tmp_path, rendered):
+    """One thumbnail per shot (its middle frame), the shot id and time span under it; the same MP4 gives the same
+    PNG bytes."""
+    from engines.video.contact import contact_sheet, shot_list_frames, timecode
+
+    movements = ["static", "pan_left", "push_in"]
+    episode = tmp_path / "episode.mp4"
+    concat_clips([rendered[m] for m in movements], episode, make_plan())
+    shots = [(rendered[f"{m}:shot"].id, probe(rendered[m]).frames) for m in movements]
+    first = contact_sheet(episode, shots, FPS, tmp_path / "a.png", title="ep01", columns=2, thumb_width=160)
+    again = contact_sheet(episode, shots, FPS, tmp_path / "b.png", title="ep01", columns=2, thumb_width=160)
+    assert sha(first.path) == sha(again.path)
+    assert not list(tmp_path.glob(".*partial"))
+    assert [(s.shot_id, s.start_frame, s.frames, s.middle_frame) for s in first.shots] == [
+        ("sh00", 0, 24, 12), ("sh01", 24, 36, 42), ("sh03", 60, 36, 78)]
+    with Image.open(first.path) as sheet:
+        assert sheet.format == "PNG" and not sheet.info.keys() - {"dpi"}  # no text chunks, no time
+        assert (sheet.width, sheet.height) == (first.width, first.height)
+        assert sheet.width == 2 * 16 + 2 * 160 + 12  # two columns of 160 px thumbnails
+        rgb = sheet.convert("RGB")
+    # each thumbnail is its shot's middle frame, scaled; two columns, two rows
+    assert {b[0] for b in first.boxes} == {16, 16 + 160 + 12} and len({b[1] for b in first.boxes}) == 2
+    assert all((r - x, b - y) == (160, 90) for x, y, r, b in first.boxes)
+    for k, (shot, box) in enumerate(zip(first.shots, first.boxes, strict=True)):
+        middle = frame_at(episode, shot.middle_frame, tmp_path / f"m{k}.png").resize((160, 90))
+        assert mean_diff(rgb.crop(box), middle) < 6, shot.shot_id
+        others = [frame_at(episode, o.middle_frame, tmp_path / f"o{k}.png").resize((160, 90))
+                  for o in first.shots if o is not shot]
+        assert all(mean_diff(rgb.crop(box), o) > mean_diff(rgb.crop(box), middle) for o in others), shot.shot_id
+        label = rgb.crop((box[0], box[3] + 2, box[2], box[3] + 34))
+        assert len(label.getcolors(maxcolors=1 << 16)) > 2, f"{shot.shot_id}: no label drawn"  # text, anti-aliased
+    assert timecode(first.shots[2].start_frame / FPS) == "0:02.50" and timecode(3725.5) == "1:02:05.50"
+    # the ShotList's durations at the render fps give the same shots; without shots, the clip's middle
+    assert shot_list_frames(make_shot_list((1.0, 1.5)), FPS) == [("sh00", 24), ("sh01", 36)]
+    single = contact_sheet(rendered["static"], [], FPS, tmp_path / "one.png")
+    assert [(s.start_frame, s.frames, s.middle_frame) for s in single.shots] == [(0, 24, 12)]

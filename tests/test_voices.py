@@ -241,7 +241,7 @@ def heard(listener, season):
     stale = tts.tts_cache_key("Bring the lamp up the stair.", who.profile, "grieving",
                               pronunciations=project.pronunciations)
     kept[stale] = tts.synthesize(CLEAR, who.profile, "grieving")
-    vo = voice_over(script, script.sha256(), project, cached, store, force_engine="flite", listening=True)
+    vo = voice_over(script, project, cached, store, force_engine="flite", listening=True)
     return project, script, vo, kept
 
 
@@ -268,7 +268,7 @@ def test_a_take_that_does_not_say_its_line_is_flagged(heard):
 def test_the_listening_test_is_cached_with_the_takes(heard):
     project, script, vo, kept = heard
     before = dict(kept)
-    again = voice_over(script, script.sha256(), project, kept.get, lambda k, b: sha256_bytes(b),
+    again = voice_over(script, project, kept.get, lambda k, b: sha256_bytes(b),
                        force_engine="flite", listening=True)
     assert again.takes == vo.takes and again.listening == vo.listening
     assert kept == before  # every take and every transcript came from the cache
@@ -281,7 +281,7 @@ def test_a_respelling_is_heard_as_what_was_said(listener, season):
     respelt = project.model_copy(update={"pronunciations": {"lamp": Pronunciation(say="supply")}})
     script = _script(scripts["s01e01"], ("sc01_l001", "tobias", "The lamp boat comes tomorrow.", "neutral"))
     _, cached, store = _cache()
-    vo = voice_over(script, script.sha256(), respelt, cached, store, force_engine="flite", listening=True)
+    vo = voice_over(script, respelt, cached, store, force_engine="flite", listening=True)
     take = vo.take("sc01_l001")
     assert take.spoken == CLEAR
     assert take.listening.wer < 0.25 and vo.listening.over == []
@@ -291,7 +291,7 @@ def test_the_listening_test_off_says_so(engines, season):
     project, _, scripts = season
     script = _script(scripts["s01e01"], ("sc01_l001", "tobias", CLEAR, "neutral"))
     _, cached, store = _cache()
-    vo = voice_over(script, script.sha256(), project, cached, store, force_engine="espeak-ng", listening=False)
+    vo = voice_over(script, project, cached, store, force_engine="espeak-ng", listening=False)
     assert vo.take("sc01_l001").listening is None
     assert (vo.listening.recognizer, vo.listening.note) == ("none", "off for this run")
     assert listening_check(vo).passed is True
@@ -311,7 +311,7 @@ def test_an_unknown_name_is_reported_where_the_season_first_says_it(engines, sea
 
     def voiced(script, prj, earlier):
         _, cached, store = _cache()
-        return voice_over(script, script.sha256(), prj, cached, store, force_engine="espeak-ng", listening=False,
+        return voice_over(script, prj, cached, store, force_engine="espeak-ng", listening=False,
                           earlier_names=earlier)
 
     _, earlier = season_context(bare, outlines, "s01e01")
@@ -351,7 +351,7 @@ def test_credits_name_each_engines_licence(engines, season):
     project, _, scripts = season
     script = _script(scripts["s01e01"], ("sc01_l001", "tobias", CLEAR, "neutral"))
     _, cached, store = _cache()
-    vo = voice_over(script, script.sha256(), project, cached, store, force_engine="espeak-ng", listening=False)
+    vo = voice_over(script, project, cached, store, force_engine="espeak-ng", listening=False)
     take = vo.takes[0]
     assert take.engine == "espeak-ng" and take.model == tts.model_of("espeak-ng")
     assert (take.rate, take.pitch, take.volume) == (165, 50, 100)  # espeak-ng records its prosody

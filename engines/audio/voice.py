@@ -90,7 +90,7 @@ def _listen(take: VoiceTake, wav: bytes, cached: Callable[[str], bytes | None],
     return LineCheck(line_id=take.line_id, **json.loads(blob))
 
 
-def voice_over(script: Script, script_sha256: str, project: Project,
+def voice_over(script: Script, project: Project,
                cached: Callable[[str], bytes | None], store: Callable[[str, bytes], str], *,
                together: Iterable[Iterable[str]] = (), force_engine: str | None = None, listening: bool | None = None,
                earlier_names: Iterable[str] = (), record: Callable[[VoiceTake], None] | None = None) -> VoiceOver:
@@ -109,7 +109,7 @@ def voice_over(script: Script, script_sha256: str, project: Project,
     unknown = [n for n in unknown if n not in set(earlier_names)]
     if not tts.available():
         takes = [_take(s, None, duration_s=estimate_s(s.text), sha256=None, source="estimate") for s in lines]
-        return VoiceOver.new(episode_id=script.episode_id, script_sha256=script_sha256, engine="none", voiced=False,
+        return VoiceOver.new(episode_id=script.episode_id, engine="none", voiced=False,
                              takes=takes, unknown_names=unknown, warnings=[tts.INSTALL_HINT])
     scenes = script_scenes(script)
     casting = cast(project, [*map(set, together), *scenes], force_engine=force_engine)
@@ -156,7 +156,7 @@ def voice_over(script: Script, script_sha256: str, project: Project,
         note="" if listener else ("off for this run" if not listening else "speech recognizer not installed"))
     used = sorted({t.engine for t in takes if t.engine})
     engines = [f"{e} ({tts.engine_version(e)}, {tts.model_of(e)})" for e in used]
-    return VoiceOver.new(episode_id=script.episode_id, script_sha256=script_sha256, engine="; ".join(engines),
+    return VoiceOver.new(episode_id=script.episode_id, engine="; ".join(engines),
                          voiced=True, takes=takes, cast={sid: f"{c.engine}:{c.voice}" for sid, c in casting.items()},
                          listening=summary, unknown_names=unknown, warnings=warnings)
 

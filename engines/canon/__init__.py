@@ -2,7 +2,7 @@
 Canon Gate, and the Canon Store. Plain Python, no Dagster; the same inputs give byte-identical artifacts."""
 
 from .errors import CanonDiffError
-from .fold import CANON_VERSION, apply_diff, fold, initial_canon, is_multi_valued
+from .fold import CANON_VERSION, INITIAL_CANON_FIELDS, apply_diff, fold, initial_canon, is_multi_valued
 from .gate import (
     ERROR_KINDS,
     GATE_VERSION,
@@ -20,6 +20,7 @@ __all__ = [
     "CANON_VERSION",
     "ERROR_KINDS",
     "GATE_VERSION",
+    "INITIAL_CANON_FIELDS",
     "PROPOSER_VERSION",
     "WARNING_KINDS",
     "CanonDiffError",

@@ -38,6 +38,10 @@ from schemas import (
 from .errors import CanonDiffError
 
 CANON_VERSION = "canon-fold@1"
+# What initial_canon reads of the project: the canon_snapshot stage's cache key hashes these fields only.
+INITIAL_CANON_FIELDS = ("id", "story_year", "characters.id", "characters.name", "characters.age", "characters.status",
+                        "characters.location", "locations.id", "locations.name", "props.id", "props.name",
+                        "props.location", "world")
 
 CHARACTER_ATTRIBUTES = ("name", "age", "status", "location", "confined_to", "knows")
 LOCATION_ATTRIBUTES = ("name", "accessible")
@@ -186,16 +190,16 @@ class _Working:
         if diff.project_id != self.canon.project_id:
             raise CanonDiffError(diff.episode_id, "project_id", f"the diff is for project {diff.project_id!r}, the "
                                                                 f"canon is {self.canon.project_id!r}'s")
-        sha = diff.sha256()
-        if sha in self._applied:
-            raise CanonDiffError(diff.episode_id, "diff", f"this diff ({sha[:12]}) is already applied to the canon")
+        if diff.episode_id in self._applied:  # one diff per episode: the canon names the episodes it folds
+            raise CanonDiffError(diff.episode_id, "diff", f"a CanonDiff of {diff.episode_id} is already applied to "
+                                                          f"the canon")
         self.diff, self.episode = diff, diff.episode_id
         self.year = episode_year(diff, self.story_year)
         for section in SECTIONS:
             for i, fact in enumerate(getattr(diff, section)):
                 self.apply(section, i, fact)
-        self.applied.append(sha)
-        self._applied.add(sha)
+        self.applied.append(diff.episode_id)
+        self._applied.add(diff.episode_id)
 
     # lazily built indexes of the large collections
     @property

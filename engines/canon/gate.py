@@ -409,8 +409,7 @@ def gate_report(canon: Canon, script: Script, diff: CanonDiff, result: GateResul
                 continuity_mode: Literal["standard", "strict"]) -> GateReport:
     """The GateReport artifact (§6.3) of a check_episode result."""
     return GateReport.new(
-        project_id=canon.project_id, episode_id=script.episode_id, canon_sha256=canon.sha256(),
-        script_sha256=script.sha256(), canon_diff_sha256=diff.sha256(), continuity_mode=continuity_mode,
+        project_id=canon.project_id, episode_id=script.episode_id, continuity_mode=continuity_mode,
         status=result.status, errors=result.errors, warnings=result.warnings, approval_status=diff.approval_status,
     )
 

@@ -2,6 +2,8 @@
 
 It reads the plan only (never canon): the outline's new_facts, its threads opened and paid off, its year, and what
 the scenes imply (where each character ends up, one timeline event). The Canon Gate and a human approve it later.
+The diff holds the changes only, not the plan's hash: a plan edit that changes no fact (a line of dialogue) gives the
+same diff, so its approval and the canon of every later episode stand (the Canon Store records the plan).
 """
 
 from __future__ import annotations
@@ -78,6 +80,5 @@ def propose_diff(plan: EpisodePlan, *, relations: Iterable[str] = ()) -> CanonDi
         modified_facts=modified,
         removed_facts=removed,
         justification=f"outline new_facts + scene presence of {episode}",
-        provenance={"episode_plan": plan.sha256(), "proposer": PROPOSER_VERSION},
         approval_status="pending",
     )

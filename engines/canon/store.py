@@ -4,6 +4,8 @@
 same methods later. Snapshots are stored as rows of a fact table, one row per (item, field) of the Canon, e.g.
 `('characters', 0, 'mara', 'status', '"alive"')`, and rebuilt from them; a snapshot loads back byte-identical (the
 same sha256, checked on every load). CanonDiffs are stored the same way, their approvals as an append-only history.
+A CanonDiff holds the changes only; which EpisodePlan it was proposed from is the store's record (`episode_plan`),
+so a plan edit that changes no fact keeps the diff, its hash and its approval.
 
 DuckDB lets one process at a time open a file for writing, and concurrent Dagster runs share the file: every
 operation holds an exclusive flock on `<db>.lock` around one short-lived connection (open, work, close).
@@ -48,8 +50,14 @@ class CanonStore(ABC):
         """The last snapshot saved for (project_id, as_of_episode); LookupError if there is none."""
 
     @abstractmethod
-    def record_diff(self, diff: CanonDiff) -> str:
-        """Store a CanonDiff (idempotent); its status starts as diff.approval_status. Returns its sha256."""
+    def record_diff(self, diff: CanonDiff, *, episode_plan: str | None = None, proposer: str = "") -> str:
+        """Store a CanonDiff (idempotent); its status starts as diff.approval_status, recorded by `proposer`.
+        `episode_plan`: the sha256 of the plan it was proposed from, kept as the episode's current plan. Returns
+        the diff's sha256."""
+
+    @abstractmethod
+    def episode_plan(self, project_id: str, episode_id: str) -> str | None:
+        """The sha256 of the EpisodePlan the episode's latest proposal came from (None: never recorded)."""
 
     @abstractmethod
     def set_status(self, project_id: str, episode_id: str, diff_sha: str, status: Status, approver: str,
@@ -145,6 +153,9 @@ CREATE TABLE IF NOT EXISTS canon_diff_facts (
 CREATE TABLE IF NOT EXISTS canon_diff_status (
     diff_sha VARCHAR NOT NULL, seq INTEGER NOT NULL, status VARCHAR NOT NULL, approver VARCHAR NOT NULL,
     note VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS canon_episode_plans (
+    project_id VARCHAR NOT NULL, episode_id VARCHAR NOT NULL, plan_sha VARCHAR NOT NULL, diff_sha VARCHAR NOT NULL,
+    PRIMARY KEY (project_id, episode_id));
 """
 
 
@@ -225,17 +236,22 @@ class DuckDBCanonStore(CanonStore):
             sha = ref[0]
             rows = con.execute("SELECT kind, position, attribute, value_json FROM canon_facts WHERE snapshot_sha = ?",
                                [sha]).fetchall()
-        canon = Canon.model_validate(rebuild(rows, "canon"))
-        if canon.sha256() != sha:
+        data = rebuild(rows, "canon")
+        canon = Canon.model_validate(data)
+        if canon.sha256() != sha and canon.schema_version == data.get("schema_version"):  # an upgraded one differs
             raise ValueError(f"{self.path}: canon snapshot {sha} of project {project_id!r} does not load back to "
                              f"its sha256 (got {canon.sha256()}); the store is damaged")
         return canon
 
     # ---- diffs ------------------------------------------------------------------------------------------------
 
-    def record_diff(self, diff: CanonDiff) -> str:
+    def record_diff(self, diff: CanonDiff, *, episode_plan: str | None = None, proposer: str = "") -> str:
         sha = diff.sha256()
         with self._connect() as con:
+            if episode_plan is not None:
+                con.execute("INSERT INTO canon_episode_plans VALUES (?, ?, ?, ?) ON CONFLICT (project_id, episode_id) "
+                            "DO UPDATE SET plan_sha = excluded.plan_sha, diff_sha = excluded.diff_sha",
+                            [diff.project_id, diff.episode_id, episode_plan, sha])
             if con.execute("SELECT 1 FROM canon_diffs WHERE sha256 = ?", [sha]).fetchone() is not None:
                 return sha
             con.execute("INSERT INTO canon_diffs VALUES (?, ?, ?, ?, ?)",
@@ -243,9 +259,14 @@ class DuckDBCanonStore(CanonStore):
                          diff.schema_version])
             self._insert_rows(con, "canon_diff_facts", "diff_sha", sha, model_rows(diff, "diff"))
             con.execute("INSERT INTO canon_diff_status VALUES (?, ?, ?, ?, ?)",
-                        [sha, self._next_seq(con, "canon_diff_status"), diff.approval_status,
-                         diff.provenance.get("proposer", ""), "recorded"])
+                        [sha, self._next_seq(con, "canon_diff_status"), diff.approval_status, proposer, "recorded"])
         return sha
+
+    def episode_plan(self, project_id: str, episode_id: str) -> str | None:
+        with self._connect() as con:
+            row = con.execute("SELECT plan_sha FROM canon_episode_plans WHERE project_id = ? AND episode_id = ?",
+                              [project_id, episode_id]).fetchone()
+        return row[0] if row else None
 
     def _known(self, con, project_id: str, episode_id: str, diff_sha: str) -> bool:
         return con.execute("SELECT 1 FROM canon_diffs WHERE sha256 = ? AND project_id = ? AND episode_id = ?",
@@ -299,8 +320,10 @@ class DuckDBCanonStore(CanonStore):
             rows[sha].append(tuple(row))
         out: dict[str, tuple[CanonDiff, str]] = {}
         for episode_id, sha in latest:
-            diff = CanonDiff.model_validate(rebuild(rows[sha], "diff"))
-            if diff.sha256() != sha:
+            data = rebuild(rows[sha], "diff")
+            diff = CanonDiff.model_validate(data)
+            # a diff of an earlier MAJOR loads upgraded, so its bytes differ: the gate records it anew when run
+            if diff.sha256() != sha and diff.schema_version == data.get("schema_version"):
                 raise ValueError(f"{self.path}: CanonDiff {sha} of {project_id}/{episode_id} does not load back to "
                                  f"its sha256; the store is damaged")
             out[episode_id] = (diff, statuses[sha])

@@ -15,11 +15,14 @@ def pack_folder(portrait: str | None, character_id: str) -> str:
     path = PurePosixPath(portrait or f"characters/{character_id}.png")
     return str(path.parent) if path.stem == "portrait" else str(path.parent / character_id)
 MUSIC_BED = "music:bed"
+# What build_manifest reads of the project: the asset_manifest stage's cache key hashes these fields only.
+PROJECT_FIELDS = ("characters.id", "characters.name", "characters.description", "characters.portrait",
+                  "locations.id", "locations.name", "locations.description", "locations.background", "audio.music_bed")
 FAST = {"angry", "urgent", "afraid", "excited"}
 SLOW = {"sad", "grief", "whisper", "tired"}
 
 
-def build_manifest(shot_list: ShotList, shot_list_sha256: str, project: Project) -> AssetManifest:
+def build_manifest(shot_list: ShotList, project: Project) -> AssetManifest:
     backgrounds: dict[str, AssetNeed] = {}
     characters: dict[str, AssetNeed] = {}
     vo: list[VOLine] = []
@@ -69,8 +72,7 @@ def build_manifest(shot_list: ShotList, shot_list_sha256: str, project: Project)
                        library_path=project.audio.music_bed, shots=[s.id for s in shot_list.shots])
              ] if project.audio.music_bed else []
     return AssetManifest.new(
-        episode_id=shot_list.episode_id, shot_list_sha256=shot_list_sha256,
-        timing_lock_hash=shot_list.timing_lock_hash,
+        episode_id=shot_list.episode_id, timing_lock_hash=shot_list.timing_lock_hash,
         backgrounds=sorted(backgrounds.values(), key=lambda n: n.asset_id),
         character_packs=sorted(characters.values(), key=lambda n: n.asset_id),
         vo_lines=vo, beat_markers=markers, sfx=sorted(sfx.values(), key=lambda n: n.asset_id), music=music,

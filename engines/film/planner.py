@@ -123,7 +123,7 @@ def _dialogue_shot(scene: ScriptScene, el: ScriptElement, previous_speaker: str 
     )
 
 
-def plan_shots(script: Script, script_sha256: str, speech: dict[str, float] | None = None) -> ShotList:
+def plan_shots(script: Script, speech: dict[str, float] | None = None) -> ShotList:
     """`speech`: line id -> the measured duration of its voice-over take (absent: estimated from the words)."""
     speech = speech or {}
     shots: list[Shot] = []
@@ -150,5 +150,5 @@ def plan_shots(script: Script, script_sha256: str, speech: dict[str, float] | No
                 environment_notes=f"{scene.location_name}, {scene.time}", **spec,
             ))
     total = round(sum(s.duration_s for s in shots), 3)
-    return ShotList.new(episode_id=script.episode_id, script_sha256=script_sha256, shots=shots,
+    return ShotList.new(episode_id=script.episode_id, shots=shots,
                         total_duration_s=total, timing_lock_hash=timing_lock_hash(shots))

@@ -7,14 +7,13 @@ from schemas import AssetManifest, CaptionSettings, RenderPlan, RenderProfileSet
 PLAN_VERSION = "render-plan@3"  # + §25.2 rights fields, sources and rejections
 
 
-def build_render_plan(manifest: AssetManifest, manifest_sha256: str, resolved: list[ResolvedAsset],
-                      profile: str, settings: RenderProfileSettings) -> RenderPlan:
+def build_render_plan(manifest: AssetManifest, resolved: list[ResolvedAsset], profile: str,
+                      settings: RenderProfileSettings) -> RenderPlan:
     return RenderPlan.new(
         episode_id=manifest.episode_id, profile=profile, width=settings.width, height=settings.height,
         aspect=_aspect(settings.width, settings.height), fps=settings.fps,
-        timing_lock_hash=manifest.timing_lock_hash, shot_list_sha256=manifest.shot_list_sha256,
-        asset_manifest_sha256=manifest_sha256, captions=CaptionSettings(burn_in=settings.burn_in_captions,
-                                                                speaker_labels=settings.speaker_labels),
+        timing_lock_hash=manifest.timing_lock_hash,
+        captions=CaptionSettings(burn_in=settings.burn_in_captions, speaker_labels=settings.speaker_labels),
         motion=dict(settings.motion), assets=resolved,
     )
 

@@ -35,7 +35,7 @@ def recall_query(plan: EpisodePlan) -> str:
     return " ".join([plan.summary, *(scene_text(s) for s in plan.scenes)])
 
 
-def build_context_pack(canon: Canon, canon_sha: str, plan: EpisodePlan, recalled: list[RecallHit],
+def build_context_pack(canon: Canon, plan: EpisodePlan, recalled: list[RecallHit],
                        recall_model: str | None) -> ContextPack:
     fact_subjects = {f.subject for f in plan.new_facts}
     people = plan_people(plan) | {c.id for c in canon.characters if c.id in fact_subjects}
@@ -48,8 +48,7 @@ def build_context_pack(canon: Canon, canon_sha: str, plan: EpisodePlan, recalled
     known = {k.secret for k in knowledge}
     summaries = [e for e in canon.timeline_events if e.scene_id is None]
     return ContextPack.new(
-        project_id=plan.project_id, episode_id=plan.episode_id, canon_sha256=canon_sha,
-        episode_plan_sha256=plan.sha256(), story_year=canon.story_year, characters=characters,
+        project_id=plan.project_id, episode_id=plan.episode_id, story_year=canon.story_year, characters=characters,
         locations=[loc for loc in canon.locations if loc.id in places], props=props,
         relationships=[r for r in canon.relationships if r.source in people or r.target in people],
         knowledge=knowledge, secrets=[s for s in canon.secrets if s.id in known],

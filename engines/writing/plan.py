@@ -62,19 +62,20 @@ def _arc_of(arc: StoryArc | None, episode_id: str, reference: str | None):
 def plan_episode(project: Project, project_file: str | Path, episode_id: str,
                  outline: EpisodeOutline | None, outline_sha: str | None,
                  arc: StoryArc | None, arc_sha: str | None) -> EpisodePlan:
+    """The episode's plan. `outline_sha` and `arc_sha` are not part of it (a plan holds what the episode does, not
+    the hash of the whole arc it came from); the parameters stay for callers that pass them."""
     arc_item, beat = _arc_of(arc, episode_id, outline.arc_reference if outline else None)
     arc_end = bool(arc_item and arc_item.beats[-1].episode == episode_id)
     common = {"project_id": project.id, "episode_id": episode_id, "arc_id": arc_item.id if arc_item else None,
               "arc_end": arc_end}
     if outline is not None:
-        assert outline_sha is not None
         return EpisodePlan.new(
-            **common, episode_number=outline.episode_number, source="outline", source_sha256=outline_sha,
+            **common, episode_number=outline.episode_number, source="outline",
             title=outline.title or f"{project.title} {episode_id}", summary=outline.summary, year=outline.year,
             scenes=outline.scenes, new_facts=outline.new_facts, unresolved_threads=outline.unresolved_threads,
             resolves=outline.resolves,
         )
-    if beat is None or arc_sha is None:
+    if beat is None:
         index = next(i for i, e in enumerate(project.episodes) if e.id == episode_id)
         raise InputError(project_file, f"episodes[{index}].outline",
                          f"{episode_id} has no outline and the story arc has no beat for it; add one or the other")
@@ -82,7 +83,7 @@ def plan_episode(project: Project, project_file: str | Path, episode_id: str,
     scene = SceneOutline(id="sc01", location=beat.location, time=beat.time, characters=beat.characters,
                          beats=[ActionBeat(action=event) for event in beat.events])
     return EpisodePlan.new(
-        **common, episode_number=int(match.group(1)) if match else 1, source="arc", source_sha256=arc_sha,
+        **common, episode_number=int(match.group(1)) if match else 1, source="arc",
         title=beat.title or f"{project.title} {episode_id}", summary=beat.summary, year=beat.year, scenes=[scene],
         new_facts=beat.new_facts, unresolved_threads=beat.unresolved_threads, resolves=beat.resolves,
     )

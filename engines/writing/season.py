@@ -46,7 +46,7 @@ def check_season(project: Project, project_file: str | Path) -> Iterator[Episode
     approved: list[CanonDiff] = []
     for episode, plan in plan_season(project, project_file).items():
         canon = fold(initial, approved, order, episode)
-        context = build_context_pack(canon, canon.sha256(), plan, [], None)
+        context = build_context_pack(canon, plan, [], None)
         script = write_script(plan, context)
         diff = propose_diff(plan, relations=project.world.relations)
         result = check_episode(canon, script, diff, continuity_mode=project.continuity_mode, arc_end=plan.arc_end)

@@ -74,6 +74,4 @@ def write_script(plan: EpisodePlan, pack: ContextPack) -> Script:
         project_id=plan.project_id, episode_id=plan.episode_id, episode_number=plan.episode_number,
         title=_clean(plan.title), summary=_clean(plan.summary), scenes=scenes,
         unresolved_threads=[_clean(t.text) for t in plan.unresolved_threads], generator=GENERATOR,
-        source_outline_sha256=plan.source_sha256, episode_plan_sha256=plan.sha256(),
-        context_pack_sha256=pack.sha256(),
     )

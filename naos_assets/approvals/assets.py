@@ -29,6 +29,7 @@ from io_managers import AuditTrail
 from resources import NaosHome, NaosProject
 from schemas import Approval, AssetManifest, CanonDiff, GateReport, RenderPlan, ShotList, canonical_json, sha256_bytes
 
+from ..figures import numbers
 from ..media.assets import build_resolver
 from ..partitions import episodes
 from ..queues import on_queue
@@ -71,6 +72,7 @@ def checkpoint(context: AssetExecutionContext, naos: NaosHome, project_id: str, 
     """Yield the Approval, pause (yield nothing), or fail with the rejection: see the module's docstring."""
     common = {"project_id": project_id, "episode_id": episode, "checkpoint": checkpoint_name, "artifact": artifact,
               "artifact_sha256": sha}
+    figures = numbers(details)  # what is reviewed, as numbers Dagster plots (facts, shots, seconds, USD)
     if not enabled:
         approval = Approval.new(**common, decision="not_required")
     else:
@@ -109,7 +111,7 @@ def checkpoint(context: AssetExecutionContext, naos: NaosHome, project_id: str, 
                 description=f"waiting for approval: {what}",
                 metadata={"waiting_for": checkpoint_name, "what": what, "artifact_sha256": sha,
                           "gated": GATED[checkpoint_name], "approve_in_ui": f"review_checkpoint job, {episode}",
-                          "approve_in_shell": command})
+                          "approve_in_shell": command, **figures})
             return
         r = review.record
         approval = Approval.new(**common, decision="approved", approver=r["by"], note=r["note"],
@@ -117,10 +119,10 @@ def checkpoint(context: AssetExecutionContext, naos: NaosHome, project_id: str, 
     yield Output(approval, data_version=DataVersion(approval.sha256()), metadata={
         "naos/sha256": approval.sha256(), "naos/code_version": CHECKPOINT_VERSION,
         "naos/parents": MetadataValue.json({artifact: sha}), "decision": approval.decision,
-        "approver": approval.approver, **({"details": MetadataValue.json(details)} if details else {})})
+        "approver": approval.approver, **({"details": MetadataValue.json(details)} if details else {}), **figures})
     yield AssetCheckResult(check_name=APPROVED_CHECK, passed=True, severity=AssetCheckSeverity.ERROR,
                            metadata={"decision": approval.decision, "approver": approval.approver or "",
-                                     "artifact_sha256": sha})
+                                     "artifact_sha256": sha, **figures})
 
 
 def _request_alert(context: AssetExecutionContext, naos: NaosHome, episode: str, checkpoint_name: str,
@@ -138,15 +140,16 @@ def _request_alert(context: AssetExecutionContext, naos: NaosHome, episode: str,
 
 def _checkpoint_asset(name: str, checkpoint_name: str, description: str):
     return asset(name=name, partitions_def=episodes, io_manager_key="registry", code_version=CHECKPOINT_VERSION,
-                 group_name="approvals", kinds=KINDS, output_required=False, **on_queue(None), deps=[PROJECT_FILE],
-                 description=f"Human checkpoint {checkpoint_name}: {description}",
+                 group_name="episode", kinds=KINDS, output_required=False, **on_queue(None), deps=[PROJECT_FILE],
+                 description=f"Review checkpoint ({checkpoint_name} in the project's human_checkpoints): {description}",
                  check_specs=[AssetCheckSpec(APPROVED_CHECK, asset=name, partitions_def=episodes,
-                                             description="fails (ERROR) while the episode waits for a reviewer here; "
-                                                         "passes once approved, or when the checkpoint is off")])
+                                             description="Fails (ERROR) while the episode waits for a reviewer here; "
+                                                         "passes once approved, or when the checkpoint is off.")])
 
 
 @_checkpoint_asset("canon_diff_approval", "approve_canon_diff",
-                   "the CanonDiff is reviewed before the Canon Store commits it and the shots are planned.")
+                   "a person reviews the episode's proposed canon changes before the Canon Store commits them and "
+                   "the shots are planned.")
 def canon_diff_approval(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
                         canon_gate: GateReport, canon_diff: CanonDiff):
     with bad_input():
@@ -160,7 +163,8 @@ def canon_diff_approval(context: AssetExecutionContext, project: NaosProject, na
 
 
 @_checkpoint_asset("shotlist_timing_lock", "approve_shotlist_timing_lock",
-                   "the ShotList timing is reviewed before it is locked (a later change means a full re-render).")
+                   "a person reviews the shots' timing before it is locked (a later change means rendering every "
+                   "shot again).")
 def shotlist_timing_lock(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_list: ShotList):
     with bad_input():
         proj = project.load()
@@ -173,7 +177,8 @@ def shotlist_timing_lock(context: AssetExecutionContext, project: NaosProject, n
 
 
 @_checkpoint_asset("external_spend_approval", "approve_external_spend",
-                   "the estimated spend on paid external asset sources is reviewed before any of them is called.")
+                   "a person reviews the estimated spend on paid picture and sound sources before any of them is "
+                   "called (only above the project's approval threshold).")
 def external_spend_approval(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
                             asset_manifest: AssetManifest):
     with bad_input():

@@ -95,7 +95,8 @@ def add_parsers(sub) -> None:
         p = sub.add_parser(name, help=f"{verb} the open review of a §27 checkpoint (recorded in the audit trail)")
         add_project_arg(p)
         p.add_argument("--episode", required=True)
-        p.add_argument("--checkpoint", required=True, choices=CHECKPOINTS)
+        p.add_argument("--checkpoint", choices=CHECKPOINTS, help="the checkpoint to decide (default: the only one the "
+                                                                "episode waits at)")
         p.add_argument("--by", required=True, help="who decides (recorded)")
         p.add_argument("--note", help="reviewer's note (recorded)")
         p.set_defaults(func=cmd_decide)

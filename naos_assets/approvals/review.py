@@ -64,7 +64,8 @@ def record_decision(context: OpExecutionContext, config: ReviewConfig, project: 
 
 
 @job(partitions_def=episodes, executor_def=naos_executor, tags={"naos/site_id": site_id(), "naos/kind": "review"},
-     description="Approve or reject an episode's open §27 review from the UI: pick the episode partition, set `by` "
-                 "(and `decision: reject` with a note to reject). The approvals sensor then resumes the episode.")
+     description="Approve or reject an episode's open checkpoint review from the UI: pick the episode partition, "
+                 "set `by` (and `decision: reject` with a note to reject). The approvals sensor then resumes the "
+                 "episode.")
 def review_checkpoint():
     record_decision()

@@ -40,6 +40,7 @@ from schemas import (
     VoiceOver,
 )
 
+from ..figures import hit_rate, listening_figures, loudness_figures
 from ..media.files import asset_path
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, LOCAL_AI_QUEUE, on_queue
@@ -57,11 +58,11 @@ from .listening import (
 SEASON_VERSION = "season-m4b@1"
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=VOICE_VERSION, group_name="audio", **on_queue(LOCAL_AI_QUEUE),
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=VOICE_VERSION, group_name="episode", **on_queue(LOCAL_AI_QUEUE),
        kinds={"audio"}, deps=[AssetDep("canon_gate"), AssetDep("canon_diff_approval"), AssetDep(PROJECT_FILE)],
-       description="Voice-over (§19.0 Audio): every line voiced by its speaker's cast voice (Kokoro, then flite, "
-                   "then espeak-ng) before the timing lock, and heard back by a local speech recognizer (the "
-                   "listening test); takes cached in the registry by (spoken text, voice, delivery, engine, model).",
+       description="Every script line spoken in its character's cast voice (Kokoro, else flite, else espeak-ng) and "
+                   "heard back by a local speech recognizer (the listening test). The shots are timed to these takes; "
+                   "a take is reused while its text, voice, delivery and engine stay the same.",
        check_specs=[AssetCheckSpec(LISTENING_CHECK, asset="voice_over", partitions_def=episodes,
                                    description="Listening test: every take transcribed by Whisper base; warns when a "
                                                "line's word error rate is above audio.listening_test.max_wer and "
@@ -104,14 +105,13 @@ def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosH
               "earlier_names": earlier}
     out = stage_output(
         "voice_over", naos, VoiceOver, inputs={"script": script.sha256()}, params=params, code_version=VOICE_VERSION,
-        compute=lambda: make_voice_over(script, script.sha256(), proj, cached, store, together=together,
+        compute=lambda: make_voice_over(script, proj, cached, store, together=together,
                                         force_engine=force, listening=listening, earlier_names=earlier,
                                         record=record),
         describe=lambda v: {"engine": v.engine, "takes": len(v.takes), "voiced": v.voiced,
                             "speech_s": round(sum(t.duration_s for t in v.takes), 2),
                             "cast": ", ".join(f"{k}={c}" for k, c in v.cast.items()) or "none",
-                            "mean_wer": v.listening.mean_wer if v.listening and v.listening.mean_wer is not None
-                            else "not run",
+                            **listening_figures(v),
                             "naos/listening": MetadataValue.json(listening_rows(v)),
                             "naos/warnings": MetadataValue.json(voice_warnings(v))},
     )
@@ -121,7 +121,7 @@ def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosH
     yield listening_check(out.value)
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PACKET_VERSION, group_name="audio", **on_queue(CPU_QUEUE),
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PACKET_VERSION, group_name="episode", **on_queue(CPU_QUEUE),
        kinds={"json", "csv"}, deps=[AssetDep("shotlist_timing_lock")],
        description="Recording packet: every line by speaker with its id, text, emotion, target "
                                           "duration and scene, for human voice actors (JSON; `naos render` adds CSV).")
@@ -133,10 +133,10 @@ def recording_packet(context: AssetExecutionContext, naos: NaosHome, shot_list: 
     )
 
 
-@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=MIX_VERSION, group_name="audio", **on_queue(CPU_QUEUE),
-       kinds={"audio"}, description="The episode mix after the timing lock: takes fitted to their slots (±10 % atempo), "
-                                    "music ducked under dialogue, mixed scene by scene (segments cached in the "
-                                    "registry), one gain and a true-peak limiter to the project's target.")
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=MIX_VERSION, group_name="episode", **on_queue(CPU_QUEUE),
+       kinds={"audio"}, description="The episode's soundtrack: each take fitted to its shot, music ducked under the "
+                                    "dialogue, sound effects, mixed scene by scene and brought to the project's "
+                                    "loudness target. The finished episode and its audiobook carry it.")
 def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_list: ShotList,
                   voice_over: VoiceOver, render_plan: RenderPlan) -> Output[EpisodeAudio]:
     with bad_input():
@@ -173,8 +173,7 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
         registry.put_record("episode_audio/mix", shot_list.episode_id, sha, schema_version=None, parents=inputs,
                             params=params, code_version=MIX_VERSION, media_type="audio/wav", run_id=context.run.run_id)
         return EpisodeAudio.new(
-            episode_id=shot_list.episode_id, shot_list_sha256=inputs["shot_list"],
-            voice_over_sha256=inputs["voice_over"], timing_lock_hash=shot_list.timing_lock_hash,
+            episode_id=shot_list.episode_id, timing_lock_hash=shot_list.timing_lock_hash,
             mix=FileRef(uri=f"registry:{sha}", sha256=sha, bytes=len(wav), media_type="audio/wav"),
             duration_s=round(episode_length_s(shot_list, render_plan.fps), 3), target_lufs=params["target_lufs"],
             true_peak_target_db=params["true_peak_db"], loudness=loudness, music_bed=bed.uri if bed else None,
@@ -183,14 +182,16 @@ def episode_audio(context: AssetExecutionContext, project: NaosProject, naos: Na
     return stage_output(
         "episode_audio", naos, EpisodeAudio, inputs=inputs, params=params, code_version=MIX_VERSION, compute=compute,
         describe=lambda v: {"lines": len(v.placements), "music_bed": v.music_bed or "none", "sfx": ", ".join(sfx) or "none",
-                            "integrated_lufs": v.loudness.integrated_lufs if v.loudness else "silent",
-                            "segment_hits": segments["hits"], "segment_misses": segments["misses"]},
+                            "duration_s": v.duration_s, **loudness_figures(v),
+                            "segment_hits": segments["hits"], "segment_misses": segments["misses"],
+                            **hit_rate("segment_hit_rate", segments["hits"], segments["hits"] + segments["misses"])},
     )
 
 
-@asset(io_manager_key="registry", code_version=SEASON_VERSION, group_name="audiobook", **on_queue(CPU_QUEUE), kinds={"audio"},
+@asset(io_manager_key="registry", code_version=SEASON_VERSION, group_name="season", **on_queue(CPU_QUEUE), kinds={"audio"},
        deps=[AssetDep("render_output", partition_mapping=AllPartitionMapping()), AssetDep(PROJECT_FILE)],
-       description="The season as one .m4b, a chapter per episode, from the episodes' audiobooks (seed 000).")
+       description="The whole season as one .m4b audiobook with a chapter per episode, made from the episodes' own "
+                   "audiobooks once every episode is rendered (`naos audiobook`, or the season_m4b job).")
 def season_audiobook(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[SeasonAudiobook]:
     with bad_input():
         proj = project.load()
@@ -223,4 +224,5 @@ def season_audiobook(context: AssetExecutionContext, project: NaosProject, naos:
 
     return stage_output("season_audiobook", naos, SeasonAudiobook, inputs=inputs, params={"title": proj.title},
                         code_version=SEASON_VERSION, compute=compute,
-                        describe=lambda v: {"episodes": len(v.episodes), "m4b_sha256": v.m4b.sha256})
+                        describe=lambda v: {"episodes": len(v.episodes), "m4b_sha256": v.m4b.sha256,
+                                            "duration_s": v.chapters[-1].end_s if v.chapters else 0.0})

@@ -8,6 +8,8 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
 from schemas import Project, VoiceOver
 
+from ..figures import listening_figures
+
 LISTENING_CHECK = "listening_test"
 
 
@@ -46,8 +48,7 @@ def listening_check(value: VoiceOver) -> AssetCheckResult:
         detail += f"; names without a pronunciation: {', '.join(value.unknown_names)}"
     return AssetCheckResult(
         check_name=LISTENING_CHECK, passed=not summary.over, severity=AssetCheckSeverity.WARN,
-        metadata={"detail": detail, "mean_wer": MetadataValue.float(float(summary.mean_wer or 0.0)),
-                  "recognizer": summary.recognizer,
+        metadata={"detail": detail, **listening_figures(value), "recognizer": summary.recognizer,
                   "per_line": MetadataValue.json({t.line_id: t.listening.wer for t in value.takes if t.listening})})
 
 

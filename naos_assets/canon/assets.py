@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 from engines.canon import (
     CANON_VERSION,
     GATE_VERSION,
+    INITIAL_CANON_FIELDS,
     PROPOSER_VERSION,
     CanonDiffError,
     check_episode,
@@ -23,7 +24,17 @@ from engines.canon import (
 from engines.writing import CONTEXT_VERSION, build_context_pack, past_passages
 from engines.writing.context import recall_query
 from resources import NaosHome, NaosProject
-from schemas import Canon, CanonDiff, ContextPack, EpisodePlan, GateReport, RecallHit, Script
+from schemas import (
+    Canon,
+    CanonDiff,
+    ContextPack,
+    EpisodePlan,
+    GateReport,
+    RecallHit,
+    Script,
+    canonical_json,
+    sha256_bytes,
+)
 
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, LOCAL_AI_QUEUE, on_queue
@@ -45,9 +56,10 @@ def _diff_error(exc: CanonDiffError) -> Failure:
                    metadata={"naos/exit_code": EXIT_BAD_INPUT, "episode": exc.episode_id, "field": exc.field})
 
 
-@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=PROPOSER_VERSION, group_name="canon", **on_queue(CPU_QUEUE),
-       kinds={"json"}, description="CanonDiff (§5.3) proposed from the plan's new facts and scene presence; "
-                                   "pending until the gate passes and it is approved.")
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=PROPOSER_VERSION, group_name="episode", **on_queue(CPU_QUEUE),
+       kinds={"json"}, description="The changes the episode proposes to the story's canon (facts added, changed or "
+                                   "removed), drawn from the plan's new facts and who appears in each scene. Pending "
+                                   "until the canon gate passes it and, if the project asks, a reviewer approves it.")
 def canon_diff(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
                episode_plan: EpisodePlan) -> Output[CanonDiff]:
     with bad_input():
@@ -60,14 +72,17 @@ def canon_diff(context: AssetExecutionContext, project: NaosProject, naos: NaosH
                             "removed": len(v.removed_facts)},
     )
     store = naos.canon_store()
-    store.record_diff(out.value)
+    # the plan is the store's record, not the diff's: recall reads the episode's current plan from there
+    store.record_diff(out.value, episode_plan=episode_plan.sha256(), proposer=PROPOSER_VERSION)
     _report_ledger(context, store, project.load())
     return out
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=CANON_VERSION, group_name="canon", **on_queue(CPU_QUEUE),
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=CANON_VERSION, group_name="episode", **on_queue(CPU_QUEUE),
        kinds={"json", "duckdb"}, deps=[PROJECT_FILE, CANON_BEFORE],
-       description="Canon (§5.2) at the start of the episode: the initial canon folded with earlier approved diffs.")
+       description="The story's canon (what is true of its characters, places and things) as the episode starts: the "
+                   "project's initial canon with every earlier episode's approved changes applied. The context pack "
+                   "and the canon gate read it.")
 def canon_snapshot(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[Canon]:
     episode = context.partition_key
     with bad_input():
@@ -92,10 +107,14 @@ def canon_snapshot(context: AssetExecutionContext, project: NaosProject, naos: N
     for ep, status in statuses.items():
         if status != "approved":
             context.log.warning(f"the CanonDiff of {ep} is {status}: the canon of {episode} does not include it")
-    inputs = {"project": proj.sha256(), **{f"diff:{d.episode_id}": f"{d.sha256()}" for d in diffs}}
+    # what the fold reads: the earlier diffs (content and review status) and the project's initial canon, nothing
+    # else of the project (a human checkpoint's flag or a voice is not canon)
+    inputs = {"project": proj.fields_sha256(*INITIAL_CANON_FIELDS),
+              **{f"diff:{d.episode_id}": d.sha256() for d in diffs}}
     try:
         out = stage_output(
-            "canon_snapshot", naos, Canon, inputs=inputs, params={"as_of": episode}, code_version=CANON_VERSION,
+            "canon_snapshot", naos, Canon, inputs=inputs, params={"as_of": episode, "earlier": earlier},
+            code_version=CANON_VERSION,
             compute=lambda: fold(initial_canon(proj), diffs, order, episode),
             describe=lambda v: {"diffs_folded": len(v.applied_diffs),
                                 "diff_status": MetadataValue.json(statuses)},
@@ -106,52 +125,66 @@ def canon_snapshot(context: AssetExecutionContext, project: NaosProject, naos: N
     return out
 
 
-def _recall(naos: NaosHome, plan: EpisodePlan, order: list[str]) -> tuple[list[RecallHit], str]:
-    """Top-k scenes of earlier canon episodes (approved diffs), by meaning. Colour only, never truth."""
+def _recall_corpus(naos: NaosHome, plan: EpisodePlan, order: list[str]) -> list[tuple[str, int, str, str]]:
+    """(episode, its index, scene, text) of every scene recall may return for `plan`: the current plans of the earlier
+    episodes whose CanonDiff is approved (the plan each came from is the Canon Store's record, not the diff's)."""
+    registry, store = naos.registry(), naos.canon_store()
+    latest = store.latest_diffs(plan.project_id)
+    corpus = []
+    for ep in order[:order.index(plan.episode_id)]:
+        if ep not in latest or latest[ep][1] != "approved":
+            continue
+        ref = registry.get_ref("episode_plan", ep)  # a store older than its plan record: the plan materialized last
+        sha = store.episode_plan(plan.project_id, ep) or (ref["sha256"] if ref else None)
+        if sha is None or not registry.has(sha):
+            continue
+        past = EpisodePlan.model_validate_json(registry.get_bytes(sha))
+        corpus += [(ep, order.index(ep), scene_id, text) for scene_id, text in past_passages(past)]
+    return corpus
+
+
+def _recall(naos: NaosHome, plan: EpisodePlan, order: list[str],
+            corpus: list[tuple[str, int, str, str]]) -> tuple[list[RecallHit], str]:
+    """Top-k scenes of the corpus, by meaning. Colour only, never truth."""
     from engines.recall import MODEL, Passage
 
-    registry = naos.registry()
-    latest = naos.canon_store().latest_diffs(plan.project_id)
-    passages = []
-    for ep in order[:order.index(plan.episode_id)]:
-        diff, status = latest[ep]
-        if status != "approved":
-            continue
-        past = EpisodePlan.model_validate_json(registry.get_bytes(diff.provenance["episode_plan"]))
-        passages += [Passage(project_id=past.project_id, episode_id=past.episode_id,
-                             episode_index=order.index(past.episode_id), scene_id=scene_id, text=text)
-                     for scene_id, text in past_passages(past)]
     index = naos.recall_index()
-    index.add(passages)
+    index.add([Passage(project_id=plan.project_id, episode_id=ep, episode_index=i, scene_id=scene_id, text=text)
+               for ep, i, scene_id, text in corpus])
     hits = index.top_k(plan.project_id, recall_query(plan), RECALL_K, order.index(plan.episode_id))
     return [RecallHit(episode_id=h.episode_id, scene_id=h.scene_id, text=h.text, score=h.score) for h in hits], MODEL
 
 
-@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=CONTEXT_VERSION, group_name="canon", **on_queue(LOCAL_AI_QUEUE),
-       kinds={"json"}, description="Context pack (§6.4): the canon subset, past events, last summary, open threads "
-                                   "and recalled scenes that script generation reads.")
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=CONTEXT_VERSION, group_name="episode", **on_queue(LOCAL_AI_QUEUE),
+       kinds={"json"}, description="What the script writer is given: the part of the canon the episode touches, past "
+                                   "events, the previous episode's summary, open threads, and similar scenes recalled "
+                                   "from earlier episodes.")
 def context_pack(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, canon_snapshot: Canon,
                  episode_plan: EpisodePlan) -> Output[ContextPack]:
     with bad_input():
         proj = project.load()
     order = [e.id for e in proj.episodes]
-    canon_sha, plan_sha = canon_snapshot.sha256(), episode_plan.sha256()
+    corpus = _recall_corpus(naos, episode_plan, order) if canon_snapshot.applied_diffs else []
 
     def compute() -> ContextPack:
-        hits, model = _recall(naos, episode_plan, order) if canon_snapshot.applied_diffs else ([], None)
-        return build_context_pack(canon_snapshot, canon_sha, episode_plan, hits, model)
+        hits, model = _recall(naos, episode_plan, order, corpus) if canon_snapshot.applied_diffs else ([], None)
+        return build_context_pack(canon_snapshot, episode_plan, hits, model)
 
+    # Recall reads the earlier episodes' scenes: their text is an input, so an edited line there is seen (the canon's
+    # hash no longer changes with it); when what is recalled stays the same, so do the pack's bytes.
+    inputs = {"canon": canon_snapshot.sha256(), "episode_plan": episode_plan.sha256(),
+              "recall_corpus": sha256_bytes(canonical_json(corpus))}
     return stage_output(
-        "context_pack", naos, ContextPack, inputs={"canon": canon_sha, "episode_plan": plan_sha}, params={"k": RECALL_K},
+        "context_pack", naos, ContextPack, inputs=inputs, params={"k": RECALL_K},
         code_version=CONTEXT_VERSION, compute=compute,
         describe=lambda v: {"characters": len(v.characters), "open_promises": len(v.open_promises),
                             "recalled": len(v.recalled)},
     )
 
 
-@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=GATE_VERSION, group_name="canon", **on_queue(CPU_QUEUE),
-       kinds={"json"}, description="Canon Gate (§6.3): blocks an episode whose script or diff contradicts canon; "
-                                   "nothing downstream runs for a blocked episode.")
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=GATE_VERSION, group_name="episode", **on_queue(CPU_QUEUE),
+       kinds={"json"}, description="The canon gate's verdict: whether the script or the proposed canon changes "
+                                   "contradict the canon so far. A blocked episode stops here; nothing after it runs.")
 def canon_gate(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, script: Script,
                canon_snapshot: Canon, canon_diff: CanonDiff, episode_plan: EpisodePlan) -> Output[GateReport]:
     with bad_input():

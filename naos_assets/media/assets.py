@@ -20,6 +20,7 @@ from engines.media import (
 from resources import NaosHome, NaosProject
 from schemas import AssetManifest, RenderPlan, canonical_json, sha256_bytes
 
+from ..figures import hit_rate
 from ..partitions import episodes
 from ..queues import MEDIA_QUEUE, on_queue
 from ..sources import PROJECT_FILE
@@ -60,8 +61,11 @@ class RenderPlanConfig(Config):
     profile: str = "preview_local"
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLAN_VERSION, group_name="media", **on_queue(MEDIA_QUEUE),
-       kinds={"json"}, deps=[AssetDep("external_spend_approval"), AssetDep(PROJECT_FILE)], description="RenderPlan (§5.8): resolved asset URIs with hashes and fallbacks, and the profile.")
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=PLAN_VERSION, group_name="episode", **on_queue(MEDIA_QUEUE),
+       kinds={"json"}, deps=[AssetDep("external_spend_approval"), AssetDep(PROJECT_FILE)],
+       description="Where each picture and sound the episode needs comes from (the library, the cache, a paid or "
+                   "generated source, or a flagged placeholder) with its hash, licence and cost, and the render "
+                   "profile's settings. The shot renderer and the mix read it.")
 def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, project: NaosProject, naos: NaosHome,
                 asset_manifest: AssetManifest) -> Output[RenderPlan]:
     with bad_input():
@@ -114,13 +118,15 @@ def render_plan(context: AssetExecutionContext, config: RenderPlanConfig, projec
         inputs={"asset_manifest": manifest_sha,
                 "resolved_assets": sha256_bytes(canonical_json([a.model_dump(mode="json") for a in resolved]))},
         params=params, code_version=PLAN_VERSION,
-        compute=lambda: build_render_plan(asset_manifest, manifest_sha, resolved, config.profile, settings),
+        compute=lambda: build_render_plan(asset_manifest, resolved, config.profile, settings),
         describe=lambda v: {
             "placeholders": ", ".join(flagged) or "none", "profile": v.profile,
             "sources": MetadataValue.json({a.asset_id: a.source for a in v.assets}),
             "rejections": MetadataValue.json({a.asset_id: [r.model_dump() for r in a.rejections]
                                               for a in v.assets if a.rejections}),
             "asset_cache_hits": cache.count("cache_hit"), "asset_cache_misses": cache.count("cache_miss"),
+            **hit_rate("asset_cache_hit_rate", cache.count("cache_hit"),
+                       cache.count("cache_hit") + cache.count("cache_miss")),
             # §14: licence and provenance of every source the plan points at, kept in the registry record
             "naos/provenance": MetadataValue.json({a.asset_id: a.model_dump(
                 include={"uri", "source", "license_type", "attribution", "purchase_record", "provider_or_model",

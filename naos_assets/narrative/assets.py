@@ -12,8 +12,9 @@ from ..sources import ARC_FILE, OUTLINE_FILE, PROJECT_FILE
 from ..stage import bad_input, stage_output
 
 
-@asset(deps=[PROJECT_FILE, ARC_FILE], io_manager_key="registry", code_version=PLANNER, group_name="narrative", **on_queue(LOCAL_AI_QUEUE), kinds={"json"},
-       description="Story Arc (§4): the season's arcs and their episode beats, from the project's arc file.")
+@asset(deps=[PROJECT_FILE, ARC_FILE], io_manager_key="registry", code_version=PLANNER, group_name="season_plan", **on_queue(LOCAL_AI_QUEUE), kinds={"json"},
+       description="The season's story arcs and the beat each episode covers, read from the project's arc file "
+                   "(empty when the project has none). Each episode's plan starts from it.")
 def story_arc(context: AssetExecutionContext, project: NaosProject, naos: NaosHome) -> Output[StoryArc]:
     with bad_input():
         proj = project.load()
@@ -25,8 +26,10 @@ def story_arc(context: AssetExecutionContext, project: NaosProject, naos: NaosHo
     )
 
 
-@asset(deps=[PROJECT_FILE, ARC_FILE, OUTLINE_FILE], partitions_def=episodes, io_manager_key="registry", code_version=PLANNER, group_name="narrative", **on_queue(LOCAL_AI_QUEUE),
-       kinds={"json"}, description="Episode Plan (§4): the outline, or the arc's beat expanded when there is none.")
+@asset(deps=[PROJECT_FILE, ARC_FILE, OUTLINE_FILE], partitions_def=episodes, io_manager_key="registry", code_version=PLANNER, group_name="episode", **on_queue(LOCAL_AI_QUEUE),
+       kinds={"json"}, description="What happens in the episode, scene by scene: the author's outline when there is "
+                                   "one, else the season arc's beat for the episode, expanded. The canon and script "
+                                   "stages read it.")
 def episode_plan(context: AssetExecutionContext, project: NaosProject, naos: NaosHome,
                  story_arc: StoryArc) -> Output[EpisodePlan]:
     episode = context.partition_key

@@ -57,6 +57,7 @@ def _override(config: PublishConfig) -> RightsOverride | None:
 
 publish = AssetSpec(
     "publish", deps=["render_output"], partitions_def=episodes, group_name="publish", kinds={"json"},
+    code_version=PUBLISH_VERSION,
     description="The episode's files as published, one way (PublishRecord). Reported only by the publish_episode job, "
                 "after the quality and rights gates; never part of \"Materialize all\".")
 
@@ -73,7 +74,8 @@ def _rendered_from(context: OpExecutionContext, episode: str) -> str | None:
 
 
 @op(name="publish", **on_queue(MEDIA_QUEUE, op=True),
-    description="Quality gates and the §25.4 rights gate, then the episode's files to $NAOS_HOME/published.")
+    description="Checks the quality gates and the rights gate, then copies the episode's files to "
+                "$NAOS_HOME/published.")
 def publish_op(context: OpExecutionContext, config: PublishConfig, project: NaosProject, naos: NaosHome) -> None:
     episode = context.partition_key
     with bad_input():
@@ -107,8 +109,8 @@ def publish_op(context: OpExecutionContext, config: PublishConfig, project: Naos
         if ref is not None:
             registry.export(ref.sha256, dest / name)  # atomic, verified against its hash
             files[field] = ref
-    record = PublishRecord.new(episode_id=episode, render_output_sha256=render_output.sha256(), files=files,
-                               rights=rights, quality_checks=render_output.quality_checks, destination=rel.as_posix())
+    record = PublishRecord.new(episode_id=episode, files=files, rights=rights,
+                               quality_checks=render_output.quality_checks, destination=rel.as_posix())
     tmp = dest / ".tmp-PublishRecord.json"
     tmp.write_bytes(record.canonical_bytes())
     tmp.replace(dest / "PublishRecord.json")  # written last: its presence says the folder is complete
@@ -122,7 +124,7 @@ def publish_op(context: OpExecutionContext, config: PublishConfig, project: Naos
 
 
 @job(partitions_def=episodes, executor_def=naos_executor, config=default_run_config(), tags={"naos/site_id": site_id()},
-     description="One-way publish of a rendered episode: quality gates + §25.4 rights gate, then its files to "
+     description="One-way publish of a rendered episode: the quality gates and the rights gate, then its files to "
                  "$NAOS_HOME/published/<project>/<episode>/ (reports the `publish` asset).")
 def publish_episode():
     publish_op()

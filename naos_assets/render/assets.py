@@ -67,6 +67,8 @@ from schemas import (
     sha256_bytes,
 )
 
+from ..exports import export_metadata, export_to_home
+from ..figures import clip_figures, quality_figures
 from ..media.files import asset_path
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, on_queue
@@ -74,8 +76,8 @@ from ..sources import PROJECT_FILE
 from ..stage import bad_input, stage_output
 
 EPISODE_VERSION = "episode-concat@5"  # + credits (with the voices), the attribution end card and the rights gate
-RIGHTS_CHECK = ("rights", "§25.4: every asset has a known licence and is cleared for redistribution "
-                          "(blocks publish unless overridden by an approver)")
+RIGHTS_CHECK = ("rights", "Every picture and sound in the episode has a known licence and may be redistributed "
+                          "(blocks publish unless an approver overrides it).")
 
 
 def end_card_seconds(lines: int) -> float:
@@ -127,7 +129,8 @@ def render_shot_clip(context: OpExecutionContext, project: NaosProject, naos: Na
                             run_id=context.run.run_id)
         registry.cache_put(key, sha, "shot_clip")
     context.log.info(f"shot {shot.id}: {'cache hit' if hit else 'rendered'} in {perf_counter() - started:.2f}s")
-    return {"shot_id": shot.id, "sha256": sha, "frames": frames, "render_key": key, "cache_hit": hit}
+    return {"shot_id": shot.id, "sha256": sha, "frames": frames, "render_key": key, "cache_hit": hit,
+            "seconds": round(perf_counter() - started, 3)}
 
 
 def _shot_failure(shot: Shot, plan: RenderPlan, exc: RenderError) -> Failure:
@@ -147,8 +150,7 @@ def collect_clips(context: OpExecutionContext, clips: list[dict], render_plan: R
     order = {s.id: i for i, s in enumerate(shot_list.shots)}
     clips = sorted(clips, key=lambda c: order[c["shot_id"]])
     value = ShotClips.new(
-        episode_id=shot_list.episode_id, render_plan_sha256=render_plan.sha256(),
-        timing_lock_hash=shot_list.timing_lock_hash,
+        episode_id=shot_list.episode_id, timing_lock_hash=shot_list.timing_lock_hash,
         clips=[ShotClip(shot_id=c["shot_id"], sha256=c["sha256"], frames=c["frames"], render_key=c["render_key"])
                for c in clips],
     )
@@ -161,14 +163,16 @@ def collect_clips(context: OpExecutionContext, clips: list[dict], render_plan: R
         "naos/shot_cache": {c["shot_id"]: c["cache_hit"] for c in clips},
         "shot_cache_hits": hits,
         "shot_cache_misses": len(clips) - hits,
+        **clip_figures(clips, render_plan.fps),  # shots, duration_s, shot_cache_hit_rate, naos/seconds
     })
 
 
 @graph_asset(
-    partitions_def=episodes, group_name="render",
+    partitions_def=episodes, group_name="episode", kinds={"mp4", "ffmpeg"}, code_version=RENDERER_VERSION,
     ins={"render_plan": AssetIn(), "shot_list": AssetIn(),
          "character_pack_approval": AssetIn(dagster_type=Nothing)},
-    description="Per-shot clips (video only), one dynamic step per shot.",
+    description="The episode's shots as silent video clips, one render step per shot (each retried on its own); a "
+                "shot whose inputs are unchanged reuses its clip from the cache. render_output joins them.",
 )
 def shot_clips(render_plan: RenderPlan, shot_list: ShotList, character_pack_approval):
     steps = plan_shot_steps(render_plan, shot_list, approved=character_pack_approval)
@@ -177,19 +181,21 @@ def shot_clips(render_plan: RenderPlan, shot_list: ShotList, character_pack_appr
 
 
 # §15 quality gates as Dagster asset checks beside the asset: a failing gate warns (it blocks publish, not preview).
-@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="render", **on_queue(CPU_QUEUE),
-       kinds={"video"}, description="RenderOutput (§5.9): episode mp4 by stream copy with the mix, SRT and WebVTT "
-                                    "captions, the episode audiobook (.m4a, a chapter per scene), quality gates.",
+@asset(deps=[PROJECT_FILE], partitions_def=episodes, io_manager_key="registry", code_version=EPISODE_VERSION, group_name="episode", **on_queue(CPU_QUEUE),
+       kinds={"video"}, description="The finished episode: the mp4 (the clips joined, with the mix), SRT and WebVTT "
+                                    "captions, an .m4a audiobook with a chapter per scene, the credits, and the "
+                                    "quality and rights checks that gate publishing.",
        check_specs=[AssetCheckSpec(name, asset="render_output", description=text, partitions_def=episodes)
                     for name, text in (*QUALITY_GATES.items(), RIGHTS_CHECK)])
 def render_output(context: AssetExecutionContext, project: NaosProject, naos: NaosHome, shot_clips: ShotClips,
-                  shot_list: ShotList, render_plan: RenderPlan, episode_audio: EpisodeAudio):
+                  shot_list: ShotList, render_plan: RenderPlan, episode_audio: EpisodeAudio, voice_over: VoiceOver):
     registry = naos.registry()
     with bad_input():
         proj = project.load()
     episode = shot_list.episode_id
+    # the voice-over is read for the credits (who spoke, on which engine): an input like the others
     inputs = {"shot_clips": shot_clips.sha256(), "shot_list": shot_list.sha256(), "render_plan": render_plan.sha256(),
-              "episode_audio": episode_audio.sha256()}
+              "episode_audio": episode_audio.sha256(), "voice_over": voice_over.sha256()}
     params = {"title": proj.title, "window": proj.target_duration_s.model_dump(), "quality": QUALITY_VERSION}
 
     def keep(name: str, path: Path, media_type: str) -> FileRef:
@@ -212,10 +218,9 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
                                               render_plan, tmpdir / "end_card.mp4")
                 clips.append(tmpdir / "end_card.mp4")
             info = concat_clips(clips, tmpdir / "episode.mp4", render_plan, audio_path=mix)
-            voices = VoiceOver.model_validate_json(registry.get_bytes(episode_audio.voice_over_sha256))
             names = {c.id: c.name for c in proj.characters} | {NARRATOR: "Narrator"}
             (tmpdir / "credits.txt").write_text(credits_text(proj.title, episode, render_plan.assets,
-                                                             credit_lines(voices, names)), encoding="utf-8")
+                                                             credit_lines(voice_over, names)), encoding="utf-8")
             write_srt(cues, tmpdir / "episode.srt")
             write_vtt(cues, tmpdir / "episode.vtt")
             remux_m4a(tmpdir / "episode.mp4", tmpdir / "episode.m4a", chapters=scene_chapters(shot_list, render_plan.fps),
@@ -232,12 +237,10 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
             episode_id=episode, profile=render_plan.profile, video=refs["video"], captions=refs["captions"],
             captions_vtt=refs["captions_vtt"], audio=episode_audio.mix, audiobook=refs["audiobook"],
             duration_s=duration, frames=frames, shot_clips=shot_clips.clips, placeholders=flagged,
-            lineage={"script": shot_list.script_sha256, "shot_list": inputs["shot_list"],
-                     "asset_manifest": render_plan.asset_manifest_sha256, "render_plan": inputs["render_plan"],
-                     "shot_clips": inputs["shot_clips"], "episode_audio": inputs["episode_audio"]},
             provenance={"renderer": RENDERER_VERSION, "episode": EPISODE_VERSION, "ffmpeg": ffmpeg_version(),
                         "compute_origin": "local", "measured_duration_s": f"{info.duration_s:.3f}"},
-            quality_checks=quality_checks(cues, episode_audio, duration, proj.target_duration_s, flagged),
+            quality_checks=quality_checks(cues, episode_audio, duration, proj.target_duration_s, flagged,
+                                          render_plan.assets),
             credits=refs["credits"], end_card_s=round(card_frames / render_plan.fps, 3), rights=rights,
         )
 
@@ -248,10 +251,20 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
                             "placeholders": ", ".join(v.placeholders) or "none",
                             "attributions": len(v.rights.attributions) if v.rights else 0},
     )
+    # the episode's files to $NAOS_HOME/out/<episode>/ (a cache hit too), their paths shown in the UI
+    exported = export_to_home(registry, naos.naos_home, context.partition_key, run_id=context.run.run_id,
+                              values={"shot_list": shot_list, "render_plan": render_plan,
+                                      "episode_audio": episode_audio, "render_output": out.value})
+    context.log.info(f"exported to {exported.folder}" if exported.written else f"{exported.folder} is up to date")
+    out = out.with_metadata({**out.metadata, **export_metadata(exported)})
     yield out
+    # what each gate measured, as numbers the Checks tab plots (a cache hit too: the cues are recomputed, cheaply)
+    figures = quality_figures(out.value, episode_audio, episode_cues(
+        shot_list, fps=render_plan.fps, label=render_plan.captions.speaker_labels))
     for check in out.value.quality_checks:
         yield AssetCheckResult(check_name=check.name, passed=check.passed, severity=AssetCheckSeverity.WARN,
-                               metadata={"detail": check.detail})
+                               metadata={"detail": check.detail, **figures.get(check.name, {})})
     issues = out.value.rights.issues if out.value.rights else []
     yield AssetCheckResult(check_name=RIGHTS_CHECK[0], passed=not issues, severity=AssetCheckSeverity.WARN,
-                           metadata={"detail": "; ".join(f"{i.asset_id}: {i.problem}" for i in issues) or "all cleared"})
+                           metadata={"detail": "; ".join(f"{i.asset_id}: {i.problem}" for i in issues) or "all cleared",
+                                     **figures[RIGHTS_CHECK[0]]})

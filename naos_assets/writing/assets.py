@@ -11,9 +11,10 @@ from ..queues import LOCAL_AI_QUEUE, on_queue
 from ..stage import stage_output
 
 
-@asset(partitions_def=episodes, io_manager_key="registry", code_version=GENERATOR, group_name="writing", **on_queue(LOCAL_AI_QUEUE),
-       kinds={"json"}, description="Script (§5.5) from the episode plan and its context pack, by the deterministic "
-                                   "template generator.")
+@asset(partitions_def=episodes, io_manager_key="registry", code_version=GENERATOR, group_name="episode", **on_queue(LOCAL_AI_QUEUE),
+       kinds={"json"}, description="The episode's script: each scene's narration and dialogue lines with speaker and "
+                                   "emotion, written from the plan and the context pack by the deterministic template "
+                                   "writer. The voice-over and the shot list are made from it.")
 def script(context: AssetExecutionContext, naos: NaosHome, episode_plan: EpisodePlan,
            context_pack: ContextPack) -> Output[Script]:
     return stage_output(
