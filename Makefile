@@ -8,7 +8,7 @@ export NAOS_HOME ?= $(CURDIR)/.naos
 PROJECT ?= examples/pilot/project.yaml
 EPISODE ?= s01e01
 
-.PHONY: install demo dev test lint bench schemas assets clean
+.PHONY: install demo dev test test-fast lint bench schemas assets clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,15 @@ dev: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# The fast tier for your own loop (about a minute on two cores): contracts, engines and the registry, no Dagster
+# runs, no renders, no services. `make test` runs everything, these included.
+FAST_TESTS := $(addprefix tests/test_,$(addsuffix .py,schemas architecture audio_text casting canon_fold canon_gate \
+	registry cache planner asset_resolver registry_check quality_gates examples generate media_engine video_card \
+	season_fixture))
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -n 2 $(FAST_TESTS)
 
 test: lint
 	$(BIN)/pytest -q -n 4 --dist loadfile

@@ -1,7 +1,8 @@
 """Content, not lineage, in hashes (docs/SCHEMAS.md): a one-line dialogue edit in the middle episode of a season
-changes that episode's artifacts and nothing of the later ones, whose stages are cache hits and whose approved timing
-lock stays approved; toggling a human checkpoint leaves every stage's cache key alone. Real Dagster runs (in process),
-real canon, recall, espeak-ng voices, ffmpeg, on a three-episode season rendered at 320x180.
+changes that episode's artifacts and nothing of the later ones, whose stages are cache hits and whose approvals
+(CanonDiff, timing lock) stand; the edited episode's CanonDiff, whose facts did not change, keeps its approval too.
+Toggling the human checkpoints leaves every stage's cache key alone. Real Dagster runs (in process), real canon,
+recall, espeak-ng voices, ffmpeg, on a three-episode season rendered at 320x180.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dagster import DagsterInstance, materialize
 from engines.canon import INITIAL_CANON_FIELDS, initial_canon
 from engines.film import PROJECT_FIELDS, build_manifest
 from io_managers import AuditTrail, Registry
+from naos_assets.approvals.assets import CHECKPOINT_ASSETS
 from naos_assets.approvals.decide import decide
 from naos_assets.definitions import ASSETS
 from naos_assets.definitions import resources as naos_resources
@@ -30,7 +32,7 @@ RENDER = render_episode.selection  # what `naos render` materializes for an epis
 # every stage of an episode that stores an artifact through the registry's cache (stage_output)
 STAGES = ["episode_plan", "canon_diff", "canon_snapshot", "context_pack", "script", "canon_gate", "voice_over",
           "shot_list", "asset_manifest", "recording_packet", "render_plan", "episode_audio", "render_output"]
-LOCK = "approve_shotlist_timing_lock"
+DIFF, LOCK = "approve_canon_diff", "approve_shotlist_timing_lock"
 EDIT = ("Deal me another hand.", "Deal me one more hand, then.")
 
 
@@ -67,7 +69,7 @@ def write_project(folder: Path) -> Path:
         _write(folder / "episodes" / f"{episode}.yaml",
                {"schema_version": "1.1.0", "episode_number": n, "title": f"Night {n}", **OUTLINES[episode]})
     project = tiny_project(len(EPISODES))
-    project["human_checkpoints"][LOCK] = True  # the later episodes' timing locks are approved by a person
+    project["human_checkpoints"].update({DIFF: True, LOCK: True})  # a person approves every diff and timing lock
     project.pop("story_arc")
     _write(project_file, project)
     return project_file
@@ -93,8 +95,8 @@ class Season:
     def registry(self) -> Registry:
         return Registry.local(self.home / "artifacts")
 
-    def approve(self, episode: str) -> None:
-        decide(self.registry(), self.home / "canon.duckdb", "tiny", episode, LOCK, "approve", "Ed Editor")
+    def approve(self, episode: str, checkpoint: str) -> None:
+        decide(self.registry(), self.home / "canon.duckdb", "tiny", episode, checkpoint, "approve", "Ed Editor")
 
     def edit_project(self, edit) -> None:
         data = yaml.safe_load(self.project_file.read_text(encoding="utf-8"))
@@ -110,12 +112,14 @@ def season(tmp_path_factory):
     base = tmp_path_factory.mktemp("cascade")
     s = Season(write_project(base / "project"), base / "home")
     first = {}
-    for episode in EPISODES:  # each pauses at its timing lock; approved, the same run goes on to the video
-        paused = s.run(episode)
-        assert "shotlist_timing_lock" not in paused and "render_output" not in paused, episode
-        s.approve(episode)
+    for episode in EPISODES:  # a run pauses at the CanonDiff, then at the timing lock; approved, it goes on
+        for checkpoint in (DIFF, LOCK):
+            paused = s.run(episode)
+            assert CHECKPOINT_ASSETS[checkpoint] not in paused and "render_output" not in paused, (episode, checkpoint)
+            s.approve(episode, checkpoint)
         first[episode] = s.run(episode)
-        assert first[episode]["shotlist_timing_lock"]["decision"] == "approved"
+        for checkpoint in (DIFF, LOCK):
+            assert first[episode][CHECKPOINT_ASSETS[checkpoint]]["approver"] == "Ed Editor"
     return {"season": s, "first": first}
 
 
@@ -136,9 +140,11 @@ def test_a_dialogue_edit_changes_its_episode_and_leaves_later_episodes_alone(sea
     edited = s.run(EDITED)
     for asset in ("episode_plan", "script", "voice_over", "shot_list"):
         assert _sha(edited, asset) != _sha(first[EDITED], asset), asset
-    assert _sha(edited, "canon_diff") == _sha(first[EDITED], "canon_diff")  # no canon fact changed
+    # no canon fact changed: the same CanonDiff, still approved (the approval binds to its content)
+    assert _sha(edited, "canon_diff") == _sha(first[EDITED], "canon_diff")
+    assert edited["canon_diff_approval"]["approver"] == "Ed Editor"
     if "shotlist_timing_lock" not in edited:  # the new line's take moved the lock: a new review of s01e02 only
-        s.approve(EDITED)
+        s.approve(EDITED, LOCK)
         edited = s.run(EDITED)
     assert _sha(edited, "render_output") != _sha(first[EDITED], "render_output")
 
@@ -156,23 +162,24 @@ def test_a_dialogue_edit_changes_its_episode_and_leaves_later_episodes_alone(sea
         # the recall corpus changed (s01e02's scene text): the context pack is worked out again, to the same bytes;
         # every stage after it is a cache hit
         assert {a for a, h in hits.items() if not h} <= {"context_pack"}, (episode, hits)
-        lock = again["shotlist_timing_lock"]
-        assert (lock["decision"], lock["approver"]) == ("approved", "Ed Editor")
-        assert _sha(again, "shotlist_timing_lock") == _sha(first[episode], "shotlist_timing_lock")
+        for checkpoint in (DIFF, LOCK):  # approved before the edit, approved now: the same Approval artifact
+            approval = again[CHECKPOINT_ASSETS[checkpoint]]
+            assert (approval["decision"], approval["approver"]) == ("approved", "Ed Editor"), checkpoint
+            assert _sha(again, CHECKPOINT_ASSETS[checkpoint]) == _sha(first[episode], CHECKPOINT_ASSETS[checkpoint])
     # s01e02's new lock (when its take moved it) is the only new review request
     assert len(s.requests()) - requests_before <= 1
 
 
 @pytest.mark.slow
-def test_toggling_a_checkpoint_leaves_every_cache_key_alone(season):
+def test_toggling_the_checkpoints_leaves_every_cache_key_alone(season):
     s = season["season"]
     before = s.run("s01e03")
-    s.edit_project(lambda d: d["human_checkpoints"].update({LOCK: False}))
+    s.edit_project(lambda d: d["human_checkpoints"].update({DIFF: False, LOCK: False}))
     after = s.run("s01e03")
     keys = {a: (before[a]["naos/cache_key"], after[a]["naos/cache_key"]) for a in STAGES}
     assert {a for a, (b, c) in keys.items() if b != c} == set(), keys
     assert all(after[a]["naos/cache_hit"] for a in STAGES)
-    assert after["shotlist_timing_lock"]["decision"] == "not_required"
+    assert {after[CHECKPOINT_ASSETS[c]]["decision"] for c in (DIFF, LOCK)} == {"not_required"}
 
 
 def test_the_project_fields_a_cache_key_hashes_are_what_its_engine_reads(pilot):

@@ -274,6 +274,7 @@ def test_an_operator_runs_a_season_from_the_dagster_ui(season, dev, page):
         operate(season, dev, page)
     except BaseException:
         shoot(page, "failure")  # what the browser showed when it went wrong
+        (OUTPUT / "failure.txt").write_text(page.url + "\n" + page.inner_text("body"))
         raise
 
 
@@ -355,17 +356,25 @@ def operate(season, dev, page):
     paused = runs[EDITED]
     assert paused.tags.get("naos/awaiting_approval") and paused.tags.get("naos/episode") == EDITED, paused.tags
     page.goto(f"{dev.url}/runs?q%5B0%5D=tag%3Anaos%2Fawaiting_approval%3D{paused.tags['naos/awaiting_approval']}")
+    page.get_by_text("Show runs within backfills").click()  # the backfill's runs are folded away by default
     page.get_by_text(paused.run_id[:8]).first.wait_for()
     shoot(page, "paused_run_in_the_runs_list")
+    failing = [e.dagster_event.event_specific_data for e in instance.all_logs(paused.run_id)
+               if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+               and e.dagster_event.event_specific_data.check_name == "approved"]
+    assert ("shotlist_timing_lock", False) in {(c.asset_key.to_user_string(), c.passed) for c in failing}, failing
+    assert partition_of(paused) == EDITED
     page.goto(f"{dev.url}/assets/shotlist_timing_lock?view=checks")
-    page.get_by_text("approved", exact=True).first.click()
-    page.wait_for_timeout(2000)
+    page.get_by_text("Latest execution").wait_for()
+    page.get_by_role("tab", name="Partitions").click()
+    page.get_by_text(EDITED, exact=True).first.wait_for()
+    page.wait_for_timeout(1500)
     shoot(page, "approved_check_failing")
     started = time.time()
     page.goto(f"{dev.url}/locations/naos/jobs/review_checkpoint/playground")
     page.get_by_placeholder("Partition").click()
     page.get_by_placeholder("Partition").fill(EDITED)
-    page.get_by_role("menuitem", name=EDITED).first.click()
+    page.keyboard.press("Enter")
     editor = page.locator(".CodeMirror").first
     editor.get_by_text("decision:").click()
     page.keyboard.press("End")
@@ -387,7 +396,9 @@ def operate(season, dev, page):
     # 5. each episode's own check results
     page.goto(f"{dev.url}/assets/render_output?view=checks")
     page.get_by_text("loudness", exact=True).first.click()
-    page.wait_for_timeout(2000)
+    page.get_by_role("tab", name="Partitions").click()
+    page.get_by_text("s01e04", exact=True).first.wait_for()
+    page.wait_for_timeout(1500)
     checks = page.inner_text("body")
     for episode in EPISODES:
         assert episode in checks, checks[:3000]

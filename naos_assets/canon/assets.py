@@ -134,7 +134,7 @@ def _recall_corpus(naos: NaosHome, plan: EpisodePlan, order: list[str]) -> list[
     for ep in order[:order.index(plan.episode_id)]:
         if ep not in latest or latest[ep][1] != "approved":
             continue
-        ref = registry.get_ref("episode_plan", ep)  # a store older than its plan record: the plan materialized last
+        ref = registry.get_ref("episode_plan", ep)  # a Canon Store from before it kept plans: the latest plan
         sha = store.episode_plan(plan.project_id, ep) or (ref["sha256"] if ref else None)
         if sha is None or not registry.has(sha):
             continue
