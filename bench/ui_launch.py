@@ -53,8 +53,9 @@ def main() -> int:
     repo = ReconstructableRepository.for_module("naos_assets.definitions", "defs", working_directory=str(ROOT))
     defs = build_definitions(str(project), str(home))
     implicit = defs.resolve_implicit_global_asset_job_def()
-    episode_assets = [k for k in implicit.asset_layer.executable_asset_keys
-                      if defs.resolve_asset_graph().get(k).partitions_def is not None]
+    graph = defs.resolve_asset_graph()
+    episode_assets = [k for k in implicit.asset_layer.executable_asset_keys  # what group `episode` selects
+                      if graph.get(k).is_materializable and graph.get(k).group_name == "episode"]
 
     def launch(job_name: str, run_config: dict | None = None, selection=None) -> float:
         started = time.perf_counter()

@@ -366,7 +366,7 @@ def operate(season, dev, page):
     assert partition_of(paused) == EDITED
     page.goto(f"{dev.url}/assets/shotlist_timing_lock?view=checks")
     page.get_by_text("Latest execution").wait_for()
-    page.get_by_role("tab", name="Partitions").click()
+    page.locator("button[role=tab]", has_text="Partitions").click()  # the check's own tab, not the asset's
     page.get_by_text(EDITED, exact=True).first.wait_for()
     page.wait_for_timeout(1500)
     shoot(page, "approved_check_failing")
@@ -375,8 +375,9 @@ def operate(season, dev, page):
     page.get_by_placeholder("Partition").click()
     page.get_by_placeholder("Partition").fill(EDITED)
     page.keyboard.press("Enter")
-    editor = page.locator(".CodeMirror").first
-    editor.get_by_text("decision:").click()
+    page.get_by_text(f"partition: {EDITED}").wait_for()  # the launchpad has rebuilt the config for the partition
+    page.wait_for_timeout(1000)
+    page.locator(".CodeMirror-line", has_text=re.compile(r"^\s*decision:")).first.click()
     page.keyboard.press("End")
     page.keyboard.press("Enter")
     page.keyboard.type("by: Ana Reviewer")
@@ -396,7 +397,7 @@ def operate(season, dev, page):
     # 5. each episode's own check results
     page.goto(f"{dev.url}/assets/render_output?view=checks")
     page.get_by_text("loudness", exact=True).first.click()
-    page.get_by_role("tab", name="Partitions").click()
+    page.locator("button[role=tab]", has_text="Partitions").click()  # the check's own tab, not the asset's
     page.get_by_text("s01e04", exact=True).first.wait_for()
     page.wait_for_timeout(1500)
     checks = page.inner_text("body")
