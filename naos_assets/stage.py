@@ -7,15 +7,7 @@ from collections.abc import Callable, Iterator
 from time import perf_counter
 from typing import Any, TypeVar
 
-from dagster import (
-    AssetCheckEvaluation,
-    AssetCheckKey,
-    AssetCheckResult,
-    DataVersion,
-    Failure,
-    MetadataValue,
-    Output,
-)
+from dagster import DataVersion, Failure, MetadataValue, Output
 
 from io_managers import cache_key
 from resources import NaosHome
@@ -29,25 +21,6 @@ EXIT_PIPELINE_FAILED = 4
 # A checkpoint's asset check: ERROR while an episode waits for a person, so the red mark is what an operator sees.
 # An approval, not a quality gate: run summaries list it under the checkpoints, not the quality checks.
 APPROVED_CHECK = "approved"
-PARTITION_TAG, RANGE_START_TAG, RANGE_END_TAG = (
-    "dagster/partition", "dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
-
-
-def episode_check(context, result: AssetCheckResult) -> Iterator[Output | AssetCheckEvaluation | AssetCheckResult]:
-    """`result` recorded for the run's episode. Dagster 1.13 drops the partition of a partitioned check's evaluation
-    when the run names its partition as a one-key range, as an asset backfill's runs do (BackfillPolicy.multi_run):
-    the Checks tab then shows that episode's check "Skipped". There the evaluation is built here, with the episode,
-    the way Dagster builds it from an AssetCheckResult otherwise (the check's output, then its evaluation)."""
-    tags = context.run.tags
-    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
-    if PARTITION_TAG in tags or start is None or start != end:
-        yield result
-        return
-    key = AssetCheckKey(result.asset_key or context.asset_key, result.check_name)
-    yield Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(key))
-    yield AssetCheckEvaluation(asset_key=key.asset_key, check_name=key.name, passed=result.passed,
-                               metadata=result.metadata, severity=result.severity, description=result.description,
-                               blocking=bool(context.assets_def.get_spec_for_check_key(key).blocking), partition=start)
 
 
 @contextlib.contextmanager

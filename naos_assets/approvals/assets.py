@@ -34,7 +34,7 @@ from ..media.assets import build_resolver
 from ..partitions import episodes
 from ..queues import on_queue
 from ..sources import PROJECT_FILE
-from ..stage import APPROVED_CHECK, EXIT_GATE_BLOCKED, bad_input, episode_check
+from ..stage import APPROVED_CHECK, EXIT_GATE_BLOCKED, bad_input
 
 CHECKPOINT_VERSION = "checkpoint@1"
 REQUESTER = "naos"  # who records a review request in the audit trail (a person records the decision)
@@ -106,12 +106,12 @@ def checkpoint(context: AssetExecutionContext, naos: NaosHome, project_id: str, 
                 metadata={"naos/awaiting_approval": checkpoint_name, "naos/artifact_sha256": sha,
                           "naos/audit_seq": record["seq"], "naos/what": what,
                           "naos/gated": GATED[checkpoint_name]}))
-            yield from episode_check(context, AssetCheckResult(
+            yield AssetCheckResult(
                 check_name=APPROVED_CHECK, passed=False, severity=AssetCheckSeverity.ERROR,
                 description=f"waiting for approval: {what}",
                 metadata={"waiting_for": checkpoint_name, "what": what, "artifact_sha256": sha,
                           "gated": GATED[checkpoint_name], "approve_in_ui": f"review_checkpoint job, {episode}",
-                          "approve_in_shell": command, **figures}))
+                          "approve_in_shell": command, **figures})
             return
         r = review.record
         approval = Approval.new(**common, decision="approved", approver=r["by"], note=r["note"],
@@ -120,10 +120,10 @@ def checkpoint(context: AssetExecutionContext, naos: NaosHome, project_id: str, 
         "naos/sha256": approval.sha256(), "naos/code_version": CHECKPOINT_VERSION,
         "naos/parents": MetadataValue.json({artifact: sha}), "decision": approval.decision,
         "approver": approval.approver, **({"details": MetadataValue.json(details)} if details else {}), **figures})
-    yield from episode_check(context, AssetCheckResult(
+    yield AssetCheckResult(
         check_name=APPROVED_CHECK, passed=True, severity=AssetCheckSeverity.ERROR,
         metadata={"decision": approval.decision, "approver": approval.approver or "", "artifact_sha256": sha,
-                  **figures}))
+                  **figures})
 
 
 def _request_alert(context: AssetExecutionContext, naos: NaosHome, episode: str, checkpoint_name: str,

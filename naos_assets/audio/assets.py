@@ -45,7 +45,7 @@ from ..media.files import asset_path
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, LOCAL_AI_QUEUE, on_queue
 from ..sources import PROJECT_FILE
-from ..stage import EXIT_BAD_INPUT, EXIT_PIPELINE_FAILED, bad_input, episode_check, stage_output
+from ..stage import EXIT_BAD_INPUT, EXIT_PIPELINE_FAILED, bad_input, stage_output
 from .listening import (
     LISTENING_CHECK,
     listening_check,
@@ -118,7 +118,7 @@ def voice_over(context: AssetExecutionContext, project: NaosProject, naos: NaosH
     yield out
     for warning in out.value.warnings:
         context.log.warning(warning)
-    yield from episode_check(context, listening_check(out.value))
+    yield listening_check(out.value)
 
 
 @asset(partitions_def=episodes, io_manager_key="registry", code_version=PACKET_VERSION, group_name="episode", **on_queue(CPU_QUEUE),

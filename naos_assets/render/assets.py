@@ -73,7 +73,7 @@ from ..media.files import asset_path
 from ..partitions import episodes
 from ..queues import CPU_QUEUE, on_queue
 from ..sources import PROJECT_FILE
-from ..stage import bad_input, episode_check, stage_output
+from ..stage import bad_input, stage_output
 
 EPISODE_VERSION = "episode-concat@5"  # + credits (with the voices), the attribution end card and the rights gate
 RIGHTS_CHECK = ("rights", "Every picture and sound in the episode has a known licence and may be redistributed "
@@ -262,11 +262,11 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
     figures = quality_figures(out.value, episode_audio, episode_cues(
         shot_list, fps=render_plan.fps, label=render_plan.captions.speaker_labels))
     for check in out.value.quality_checks:
-        yield from episode_check(context, AssetCheckResult(
+        yield AssetCheckResult(
             check_name=check.name, passed=check.passed, severity=AssetCheckSeverity.WARN,
-            metadata={"detail": check.detail, **figures.get(check.name, {})}))
+            metadata={"detail": check.detail, **figures.get(check.name, {})})
     issues = out.value.rights.issues if out.value.rights else []
-    yield from episode_check(context, AssetCheckResult(
+    yield AssetCheckResult(
         check_name=RIGHTS_CHECK[0], passed=not issues, severity=AssetCheckSeverity.WARN,
         metadata={"detail": "; ".join(f"{i.asset_id}: {i.problem}" for i in issues) or "all cleared",
-                  **figures[RIGHTS_CHECK[0]]}))
+                  **figures[RIGHTS_CHECK[0]]})
