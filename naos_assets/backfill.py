@@ -1,6 +1,6 @@
 """`naos backfill`: re-render many episodes (a season, or a list) on one NAOS_HOME, one Dagster run per episode.
 
-Why one run per episode partition (BackfillPolicy.multi_run(1), docs/OPERATIONS.md "Backfills"): every asset reads
+Why one run per episode partition (as a UI asset backfill does too, docs/OPERATIONS.md "Backfills"): every asset reads
 `context.partition_key`, the episode is the artifact boundary (seed 004 §29.4), and the canon of episode N folds the
 CanonDiffs of the episodes before it, so episodes run in project (season) order, each after the earlier ones have
 been through the Canon Gate. What a single run would save is the per-run start cost, about a second in-process.

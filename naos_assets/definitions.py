@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from dagster import (
     AssetsDefinition,
     AssetSpec,
-    BackfillPolicy,
     BetaWarning,
     CodeReferencesMetadataValue,
     Definitions,
@@ -49,16 +48,16 @@ from .schedules import season_schedule
 from .sources import SOURCES
 from .writing import assets as writing
 
-# One run per episode partition in a backfill (UI, daemon, `dagster job backfill`; `naos backfill` does the same):
-# every asset reads context.partition_key, the episode is the artifact boundary (seed 004 §29.4), and the canon of
-# episode N folds the diffs before it, so episodes go one by one; a run starts in about a second (docs/OPERATIONS.md).
-BACKFILL_POLICY = BackfillPolicy.multi_run(1)
-ASSETS = [*load_assets_from_modules([narrative, canon, writing, approvals, audio, film, media, render, publish],
-                                   backfill_policy=BACKFILL_POLICY), publish.publish, *SOURCES, canon_before]
+# No BackfillPolicy: without one an asset backfill (UI, daemon) makes one run per episode, tagged
+# `dagster/partition` and requested in id order, so each episode's checks are filed under its partition (a
+# policy's one-partition "range" runs file them under none in Dagster 1.13). dagster.yaml starts a backfill's runs
+# one at a time, oldest first: season order, which the canon needs (docs/OPERATIONS.md, "Backfills").
+ASSETS = [*load_assets_from_modules([narrative, canon, writing, approvals, audio, film, media, render, publish]),
+          publish.publish, *SOURCES, canon_before]
 
 # The lineage reads left to right, one group per phase an operator acts on (each decorator names its group):
-#   sources      the authored files and the Canon Store's ledger, observed (project_file, story_arc_file,
-#                outline_file, canon_before)
+#   sources      the authored files and the Canon Store's ledger, observed (project_file, human_checkpoints,
+#                story_arc_file, outline_file, canon_before)
 #   season_plan  the season's story arc, made once for every episode (story_arc)
 #   episode      everything one episode is made of, in pipeline order, each review checkpoint beside the step it
 #                gates: episode_plan, canon_diff, canon_snapshot, context_pack, script, canon_gate,
@@ -76,7 +75,7 @@ OWNERS = {
     "team:sound": ["voice_over", "recording_packet", "episode_audio", "season_audiobook"],
     "team:picture": ["shot_list", "shotlist_timing_lock", "asset_manifest", "render_plan", "character_pack_approval",
                      "shot_clips", "render_output"],
-    "team:ops": ["canon_diff_approval", "shotlist_timing_lock", "external_spend_approval", "character_pack_approval",
+    "team:ops": ["human_checkpoints", "canon_diff_approval", "shotlist_timing_lock", "external_spend_approval", "character_pack_approval",
                  "publish"],
 }
 

@@ -28,8 +28,8 @@ def _root_cause(error) -> str:
 
 
 def run_partition(run) -> str:
-    """The episode a run is for: its `dagster/partition` tag, or the one-partition range a backfill with a
-    BackfillPolicy tags its runs with instead."""
+    """The episode a run is for: its `dagster/partition` tag, or a one-partition range (what a run launched for a
+    partition range carries instead)."""
     if run is None:
         return ""
     tags = run.tags

@@ -243,7 +243,8 @@ class Project(Artifact):
     characters: list[Character] = Field(min_length=1)
     locations: list[Location] = Field(min_length=1)
     asset_library: str = Field(min_length=1, description="folder of assets, relative to the project file")
-    episodes: list[EpisodeRef] = Field(min_length=1)
+    episodes: list[EpisodeRef] = Field(min_length=1, description="in season order (s01e01, s01e02, ...): the canon of "
+                                                                 "an episode folds the changes of those before it")
     story_year: int | None = Field(None, description="the year the story starts; characters' ages hold then")
     story_arc: str | None = Field(None, description="story arc YAML, relative to the project file")
     props: list[Prop] = Field(default_factory=list)
@@ -277,6 +278,12 @@ class Project(Artifact):
                 if item.id in seen:
                     raise FieldValueError(f"{label}[{i}].id", f"id {item.id!r} is used twice")
                 seen.add(item.id)
+        # Season order is id order: a backfill from the UI runs episodes sorted by id, and each one's canon folds
+        # the episodes listed before it, so the two orders must agree.
+        for i, (before, ep) in enumerate(zip(self.episodes, self.episodes[1:]), start=1):
+            if ep.id < before.id:
+                raise FieldValueError(f"episodes[{i}].id", f"{ep.id!r} is listed after {before.id!r}; list the "
+                                                           "episodes in season order (s01e01, s01e02, ...)")
         locations = {loc.id for loc in self.locations}
         for i, ch in enumerate(self.characters):
             if ch.location is not None and ch.location not in locations:

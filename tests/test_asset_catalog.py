@@ -28,14 +28,14 @@ EPISODE_GROUP = [
     "voice_over", "shot_list", "shotlist_timing_lock", "recording_packet", "asset_manifest", "external_spend_approval",
     "render_plan", "character_pack_approval", "shot_clips", "episode_audio", "render_output"]
 GROUPS = {
-    **{name: "sources" for name in ("project_file", "story_arc_file", "outline_file", "canon_before")},
+    **{name: "sources" for name in ("project_file", "human_checkpoints", "story_arc_file", "outline_file", "canon_before")},
     "story_arc": "season_plan",
     **{name: "episode" for name in EPISODE_GROUP},
     "season_audiobook": "season",
     "publish": "publish",
 }
 # observed, never materialized: their version is the data version (the file's content hash), not code
-OBSERVED = {"project_file", "story_arc_file", "outline_file", "canon_before"}
+OBSERVED = {"project_file", "human_checkpoints", "story_arc_file", "outline_file", "canon_before"}
 CANON_CHECK = ["story_arc", "episode_plan", "canon_diff", "canon_snapshot", "context_pack", "script", "canon_gate",
                "canon_diff_approval"]
 QUALITY = ["caption_sync", "loudness", "missing_assets", "rights", "runtime"]

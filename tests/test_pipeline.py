@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetsDefinition, DagsterInstance, Definitions, materialize
+from dagster import AssetKey, DagsterInstance, Definitions, materialize
 
 from io_managers import Registry
 from naos_assets.definitions import ASSETS, build_definitions
@@ -29,7 +29,8 @@ def test_definitions_load(tmp_path):
     Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("render_episode")
     assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} == {
-        *STAGES, *AUDIO, *CHECKPOINTS, "publish", "project_file", "story_arc_file", "outline_file", "canon_before"}
+        *STAGES, *AUDIO, *CHECKPOINTS, "publish", "project_file", "human_checkpoints", "story_arc_file", "outline_file",
+        "canon_before"}
     graph = defs.resolve_asset_graph()
     assert {k.name for k in graph.asset_check_keys} == {
         "caption_sync", "loudness", "runtime", "missing_assets", "rights", "listening_test", "approved"}
@@ -51,9 +52,19 @@ def test_definitions_load(tmp_path):
         {*STAGES[:7], "canon_diff_approval"}
     # the §27 checkpoints run inside render_episode (a pause skips what follows them)
     assert {*CHECKPOINTS} <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
-    # one run per episode in a backfill (docs/OPERATIONS.md, "Backfills")
-    assert {a.backfill_policy.max_partitions_per_run for a in ASSETS
-            if isinstance(a, AssetsDefinition) and a.partitions_def is not None} == {1}
+    # an asset backfill of the episode group (the UI's "Materialize all", every partition) asks for one run per
+    # episode, in season order, each tagged with its partition, so its checks are filed per episode
+    # (docs/OPERATIONS.md, "Backfills")
+    from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests_with_backfill_policies
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+
+    group = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable
+             and graph.get(k).group_name == "episode"]
+    order = ["s01e01", "s01e02", "s01e10"]
+    requests = build_run_requests_with_backfill_policies(
+        [AssetKeyPartitionKey(k, e) for k in group for e in reversed(order)], graph, None)
+    assert [r.partition_key for r in requests] == order
+    assert all(set(r.asset_selection) == set(group) and "dagster/asset_partition_range_start" not in r.tags for r in requests)
     # in-process unless a run asks for Dagster's multiprocess executor (`naos render --workers N`) or Celery
     # (NAOS_EXECUTOR, NAOS_PROFILE=production: tests/test_celery.py)
     assert job.executor_def.name == "naos"
@@ -164,6 +175,14 @@ def test_an_edited_outline_shows_its_stages_stale_at_once_and_nothing_else(tmp_p
     outline.write_text(outline.read_text().replace("Inês", "Inês Duarte", 1))
     cursor = tick(cursor)
     assert status("episode_plan") == StaleStatus.STALE
+    assert status("story_arc", None) == StaleStatus.FRESH
+    # a human checkpoint turned on: only the review checkpoints read it, every other stage stays in sync
+    assert status("character_pack_approval") == StaleStatus.FRESH
+    (project / "project.yaml").write_text((project / "project.yaml").read_text().replace(
+        "\n  approve_character_packs: false", "\n  approve_character_packs: true", 1))
+    cursor = tick(cursor)
+    assert status("character_pack_approval") == StaleStatus.STALE
+    assert status("voice_over") == StaleStatus.FRESH and status("render_output") == StaleStatus.FRESH
     assert status("story_arc", None) == StaleStatus.FRESH
     # a project-file edit reaches the stages that read the project
     (project / "project.yaml").write_text((project / "project.yaml").read_text().replace("title:", "title: New", 1))

@@ -675,6 +675,16 @@ def test_duplicate_ids(tmp_path: Path, label: str):
     assert "used twice" in err.message
 
 
+def test_episodes_in_season_order(tmp_path: Path):
+    # a UI backfill runs episodes in id order and each one's canon folds those listed before it: the orders agree
+    data = pilot_project_data()
+    assert len(data["episodes"]) >= 2
+    data["episodes"][0], data["episodes"][1] = data["episodes"][1], data["episodes"][0]
+    err = project_error(tmp_path, data)
+    assert err.field == "episodes[1].id"
+    assert "season order" in err.message and data["episodes"][0]["id"] in err.message
+
+
 def test_character_location_must_exist(tmp_path: Path):
     data = pilot_project_data()
     data["characters"][1]["location"] = "atlantis"

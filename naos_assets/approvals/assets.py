@@ -33,7 +33,7 @@ from ..figures import numbers
 from ..media.assets import build_resolver
 from ..partitions import episodes
 from ..queues import on_queue
-from ..sources import PROJECT_FILE
+from ..sources import HUMAN_CHECKPOINTS, PROJECT_FILE
 from ..stage import APPROVED_CHECK, EXIT_GATE_BLOCKED, bad_input
 
 CHECKPOINT_VERSION = "checkpoint@1"
@@ -141,7 +141,8 @@ def _request_alert(context: AssetExecutionContext, naos: NaosHome, episode: str,
 
 def _checkpoint_asset(name: str, checkpoint_name: str, description: str):
     return asset(name=name, partitions_def=episodes, io_manager_key="registry", code_version=CHECKPOINT_VERSION,
-                 group_name="episode", kinds=KINDS, output_required=False, **on_queue(None), deps=[PROJECT_FILE],
+                 group_name="episode", kinds=KINDS, output_required=False, **on_queue(None),
+                 deps=[PROJECT_FILE, HUMAN_CHECKPOINTS],
                  description=f"Review checkpoint ({checkpoint_name} in the project's human_checkpoints): {description}",
                  check_specs=[AssetCheckSpec(APPROVED_CHECK, asset=name, partitions_def=episodes,
                                              description="Fails (ERROR) while the episode waits for a reviewer here; "
