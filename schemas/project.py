@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -280,7 +281,7 @@ class Project(Artifact):
                 seen.add(item.id)
         # Season order is id order: a backfill from the UI runs episodes sorted by id, and each one's canon folds
         # the episodes listed before it, so the two orders must agree.
-        for i, (before, ep) in enumerate(zip(self.episodes, self.episodes[1:]), start=1):
+        for i, (before, ep) in enumerate(pairwise(self.episodes), start=1):
             if ep.id < before.id:
                 raise FieldValueError(f"episodes[{i}].id", f"{ep.id!r} is listed after {before.id!r}; list the "
                                                            "episodes in season order (s01e01, s01e02, ...)")

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -333,7 +334,8 @@ def operate(season, dev, page):
     timings["backfill of 4 episodes after the edit"] = round(time.time() - started, 1)
     # one at a time in season order (dagster.yaml), which the canon needs: each starts after the one before ended
     stats = [instance.get_run_stats(runs[e].run_id) for e in EPISODES]
-    assert all(a.end_time <= b.start_time for a, b in zip(stats, stats[1:])), [(s.start_time, s.end_time) for s in stats]
+    assert all(a.end_time <= b.start_time for a, b in pairwise(stats)), \
+        [(s.start_time, s.end_time) for s in stats]
     by_episode = {e: materializations(instance, r.run_id) for e, r in runs.items()}
     for episode in ("s01e01", "s01e02"):  # before the edit: nothing to redo
         hits = {a: m.get("naos/cache_hit") for a, m in by_episode[episode].items() if "naos/cache_hit" in m}
