@@ -7,8 +7,8 @@ Layout convention (the engine holds no story intelligence, only this mapping):
 An asset whose plan entry is "placeholder" (or absent from the plan) is drawn as a flagged placeholder card.
 
 Cost model (RENDERING-NOTES): each still is decoded once and the whole composite (background crop, character
-overlays, RGB→YUV) is built on a single frame, which `loop` then repeats; only the motion (crop window for pans, a
-per-frame scale for push-in) and burned captions run per frame. zoompan is never used (not deterministic).
+overlays, RGB→YUV) is built on a single frame, which `loop` then repeats; only the camera (one sub-pixel
+`perspective` warp for pans, push-ins and Ken Burns) and burned captions run per frame. zoompan is never used (not deterministic).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from .ffmpeg import (
     video_encode_flags,
 )
 
-RENDERER_VERSION = "video-preview@1"  # bump whenever the bytes a given input produces change
+RENDERER_VERSION = "video-preview@2"  # bump whenever the bytes a given input produces change (2: sub-pixel camera)
 
 PAN_MARGIN = 0.15  # pans travel over a background 15 % wider than the frame
 PUSH_ZOOM = 0.12  # push_in ends 12 % closer than it starts
@@ -185,15 +185,32 @@ def _resolved_path(plan: RenderPlan, asset_id: str, asset_paths: dict[str, Path]
     return path
 
 
-def _progress_expr(fps: int, frames: int) -> str:
-    """0 → 1 over the shot with ease-in-out (smoothstep), from the frame index k = round(t × fps).
-
-    Time, not `n`, drives motion: in this ffmpeg the scale filter's `n` is one ahead of the frame number.
-    """
+def _progress_expr(frames: int) -> str:
+    """0 → 1 over the shot with ease-in-out (smoothstep), from perspective's input frame number `in` (the still's
+    frames are numbered 0..frames-1 by setpts=N)."""
     if frames <= 1:
         return "0"
-    p = f"min(1,floor(t*{fps}+0.5)/{frames - 1})"
+    p = f"min(1,max(0,(in-1)/{frames - 1}))"  # perspective counts its input frames from 1
     return f"({p}*{p}*(3-2*{p}))"
+
+
+def _camera_filter(movement: str, W: int, H: int, CW: int, frames: int) -> str:
+    """The camera as one `perspective` warp of the CW×H still, then the caller crops W×H at the top left.
+
+    Output pixel (u, v) samples the still at (X + u·k, Y + v·k): X, Y move the view and k = 1/zoom scales it, all
+    with fractional values (perspective resamples at 1/256 px, linear), so a slow pan or push-in moves by even
+    sub-pixel steps instead of the whole-pixel (and, in yuv420p, two-pixel) steps of a crop offset or an even-sized
+    scale. Integer arithmetic inside the filter keeps it byte-identical across runs and core counts."""
+    p = _progress_expr(frames)
+    travel = CW - W
+    x = {"pan_right": f"{travel}*{p}", "pan_left": f"{travel}*(1-{p})", "ken_burns": f"{travel}*{p}"}.get(movement, "0")
+    k = f"(1/(1+{PUSH_ZOOM}*{p}))" if movement in ("push_in", "ken_burns") else "1"
+    # zooming about the view's centre: the view is W×H wide at k=1, W·k×H·k after
+    X = f"({x}+{W}*(1-{k})/2)" if k != "1" else f"({x})"
+    Y = f"({H}*(1-{k})/2)" if k != "1" else "0"
+    x1, y2 = f"({X}+{CW}*{k})", f"({Y}+{H}*{k})"
+    return (f"perspective=x0='{X}':y0='{Y}':x1='{x1}':y1='{Y}':x2='{X}':y2='{y2}':x3='{x1}':y3='{y2}':"
+            f"interpolation=linear:sense=source:eval=frame")
 
 
 def build_shot_chain(
@@ -273,23 +290,8 @@ def build_shot_chain(
     )
     still = f"[{tag}_still]"
     out = f"[{tag}_v]"
-    p = _progress_expr(fps, frames)
-    if movement == "pan_right":
-        chains.append(f"{still}crop=w={W}:h={H}:x='{CW - W}*{p}':y=0{out}")
-    elif movement == "pan_left":
-        chains.append(f"{still}crop=w={W}:h={H}:x='{CW - W}*(1-{p})':y=0{out}")
-    elif movement in ("push_in", "ken_burns"):
-        # scale with eval=frame grows the frame; crop cannot follow a growing frame (its bounds stay those of the
-        # first frame), so the grown frame is overlaid, centred, onto the unzoomed one. Even sizes keep it centred.
-        # Ken Burns pans across the wider canvas first, then pushes in on the moving view.
-        if movement == "ken_burns":
-            chains.append(f"{still}crop=w={W}:h={H}:x='{CW - W}*{p}':y=0[{tag}_kb]")
-            still = f"[{tag}_kb]"
-        z = f"(1+{PUSH_ZOOM}*{p})"
-        we, he = f"2*trunc({W}*{z}/2)", f"2*trunc({H}*{z}/2)"
-        chains.append(f"{still}split[{tag}_pa][{tag}_pb]")
-        chains.append(f"[{tag}_pb]scale=w='{we}':h='{he}':eval=frame:flags=bicubic[{tag}_pz]")
-        chains.append(f"[{tag}_pa][{tag}_pz]overlay=x='-({we}-{W})/2':y='-({he}-{H})/2':eval=frame{out}")
+    if movement in ("pan_left", "pan_right", "push_in", "ken_burns"):
+        chains.append(f"{still}{_camera_filter(movement, W, H, CW, frames)},crop={W}:{H}:0:0{out}")
     else:
         chains.append(f"{still}null{out}")
     return out, frames
