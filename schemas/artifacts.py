@@ -53,6 +53,9 @@ class Script(Artifact):
 # ---- §5.6 ShotList -----------------------------------------------------------------------------
 
 
+MOUTH_HZ = 25  # mouth tracks: one openness level per 40 ms
+
+
 class ShotLine(NaosModel):
     line_id: str
     speaker_id: str
@@ -61,6 +64,9 @@ class ShotLine(NaosModel):
     emotion: str
     start_s: float = Field(ge=0, description="from the start of the shot")
     end_s: float = Field(gt=0)
+    mouth: str = Field("", pattern=r"^[012]*$", description="the speaker's mouth over the line, one level per 40 ms "
+                                                           "(0 closed, 1 half open, 2 open) from the take's audio "
+                                                           "envelope, spread over start_s..end_s; empty: no track")
 
 
 class AudioIntent(NaosModel):
@@ -87,7 +93,7 @@ class Shot(NaosModel):
 
 
 class ShotList(Artifact):
-    SCHEMA_VERSION = "2.0.0"  # 2.0: no script_sha256 (lineage lives in the registry record)
+    SCHEMA_VERSION = "2.1.0"  # 2.0: no script_sha256 (lineage lives in the registry record); 2.1: mouth tracks
     UPGRADES = {"1": ("script_sha256",)}
     episode_id: str
     shots: list[Shot] = Field(min_length=1)
@@ -153,6 +159,22 @@ class AssetRejection(NaosModel):
     reason: str
 
 
+HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+
+
+class FaceRig(NaosModel):
+    """Where a character image's face is, in the image's own pixels, so the renderer can blink its eyes and move its
+    mouth: from a library sidecar's `face:`, or from the source that drew the image."""
+
+    eyes: list[tuple[int, int]] = Field(min_length=1, max_length=2, description="eye centres (x, y)")
+    eye_r: int = Field(gt=0, description="eye radius: a closed lid covers about twice this")
+    mouth: tuple[int, int] = Field(description="mouth centre (x, y)")
+    mouth_w: int = Field(gt=0, description="mouth width")
+    skin: str = Field(pattern=HEX_COLOUR, description="colour of the lids, e.g. #e8c0a4")
+    mouth_bg: str | None = Field(None, pattern=HEX_COLOUR, description="what surrounds the mouth when it is not skin "
+                                                                       "(a beard)")
+
+
 class ResolvedAsset(NaosModel):
     """One need of the AssetManifest, resolved (§9) with the §25.2 rights fields every asset carries."""
 
@@ -177,6 +199,7 @@ class ResolvedAsset(NaosModel):
     cost_usd: float = Field(0.0, ge=0)
     provenance: str = ""
     rejections: list[AssetRejection] = Field(default_factory=list)
+    face: FaceRig | None = Field(None, description="characters: where the face is, for blinks and a talking mouth")
 
 
 class CaptionSettings(NaosModel):
@@ -202,7 +225,7 @@ class EncoderSettings(NaosModel):
 
 
 class RenderPlan(Artifact):
-    SCHEMA_VERSION = "2.0.0"  # 2.0: no shot_list_sha256, asset_manifest_sha256
+    SCHEMA_VERSION = "2.1.0"  # 2.0: no shot_list_sha256, asset_manifest_sha256; 2.1: face rigs
     UPGRADES = {"1": ("shot_list_sha256", "asset_manifest_sha256")}
     episode_id: str
     profile: Profile = "preview_local"

@@ -41,6 +41,9 @@ class VoiceTake(NaosModel):
     duration_s: float = Field(gt=0)
     source: Literal["tts", "estimate", "studio"]
     listening: LineCheck | None = Field(None, description="the listening test; None when it did not run")
+    mouth: str = Field("", pattern=r"^[012]*$", description="mouth openness per 40 ms (0 closed, 1 half, 2 open): "
+                                                           "from the take's loudness envelope, or from the words' "
+                                                           "syllables without a voice")
 
 
 class Listening(NaosModel):
@@ -54,7 +57,7 @@ class Listening(NaosModel):
 class VoiceOver(Artifact):
     """Every line of an episode voiced before the timing lock, so the shot planner sizes shots to real speech."""
 
-    SCHEMA_VERSION = "2.0.0"  # 2.0: no script_sha256
+    SCHEMA_VERSION = "2.1.0"  # 2.0: no script_sha256; 2.1: takes' mouth tracks
     UPGRADES = {"1": ("script_sha256",)}
     episode_id: str
     engine: str = Field(description="the engines (and versions) that spoke, or 'none' in no-voice mode")

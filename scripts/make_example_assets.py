@@ -365,7 +365,21 @@ def _figure(
     for ex in (180, 214):
         d.ellipse(_s(ex, 110, ex + 8, 118), fill=OUTLINE)
     accent(d)
+    # brows and a closed mouth (the renderer opens it on the speaker's words: FACE is where, in the sidecar)
+    brow = _mix(hair, (0, 0, 0), 0.45) + (255,)
+    for ex in (184, 218):
+        d.line(_pts([(ex - 7, 104), (ex + 7, 103)]), fill=brow, width=SS * 3)
+    d.line(_pts([(189, 146), (211, 146)]), fill=(92, 44, 40, 255), width=SS * 3)
     return _finish(big, CHAR_SIZE)
+
+
+def face(skin: RGB, mouth_bg: RGB | None = None) -> dict:
+    """The face rig of a `_figure` (schemas.FaceRig, in the image's pixels), for the sidecar's `face:`."""
+    rig = {"eyes": [[184, 114], [218, 114]], "eye_r": 4, "mouth": [200, 146], "mouth_w": 22,
+           "skin": "#{:02x}{:02x}{:02x}".format(*skin)}
+    if mouth_bg:
+        rig["mouth_bg"] = "#{:02x}{:02x}{:02x}".format(*mouth_bg)
+    return rig
 
 
 def paint_mara() -> Image.Image:
@@ -433,11 +447,14 @@ def paint_aldo() -> Image.Image:
     return _figure((150, 62, 44), (50, 48, 56), (214, 168, 136), (40, 34, 30), accent, long_coat=False)
 
 
-CHARACTERS: dict[str, tuple[Callable[[], Image.Image], str]] = {
-    "aldo": (paint_aldo, "Aldo Finch, supply-boat skipper: rust-red pea jacket, black watch cap, a lantern."),
-    "mara": (paint_mara, "Mara Quill, fisher: teal oilskin coat, red knit cap, a coil of rope."),
-    "tobias": (paint_tobias, "Tobias Venn, lighthouse keeper: long navy peacoat, peaked keeper's cap, white beard."),
-    "ines": (paint_ines, "Ines Calder, cartographer: mustard coat, dark hair in a bun, satchel and a rolled chart."),
+CHARACTERS: dict[str, tuple[Callable[[], Image.Image], str, dict]] = {
+    "aldo": (paint_aldo, "Aldo Finch, supply-boat skipper: rust-red pea jacket, black watch cap, a lantern.",
+             face((214, 168, 136))),
+    "mara": (paint_mara, "Mara Quill, fisher: teal oilskin coat, red knit cap, a coil of rope.", face((226, 180, 150))),
+    "tobias": (paint_tobias, "Tobias Venn, lighthouse keeper: long navy peacoat, peaked keeper's cap, white beard.",
+               face((232, 192, 164), mouth_bg=(236, 234, 228))),
+    "ines": (paint_ines, "Ines Calder, cartographer: mustard coat, dark hair in a bun, satchel and a rolled chart.",
+             face((198, 148, 112))),
 }
 
 
@@ -447,7 +464,7 @@ CHARACTERS: dict[str, tuple[Callable[[], Image.Image], str]] = {
 MADE_ON = "2026-11-20"  # §25.2 retrieval_date: when these assets were made (a constant, so sidecars are stable)
 
 
-def sidecar_text(description: str) -> str:
+def sidecar_text(description: str, face: dict | None = None) -> str:
     meta = {
         "license_type": "generated_local",
         "attribution": "",
@@ -457,14 +474,17 @@ def sidecar_text(description: str) -> str:
         "redistributable": True,
         "description": description,
     }
-    return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    if face:  # points as [x, y]
+        text += yaml.safe_dump({"face": face}, sort_keys=False, width=1000, default_flow_style=None)
+    return text
 
 
-def _write(path: Path, img: Image.Image, description: str) -> list[Path]:
+def _write(path: Path, img: Image.Image, description: str, face: dict | None = None) -> list[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format="PNG", pnginfo=None, optimize=False)
     meta = path.with_name(path.name + ".meta.yaml")
-    meta.write_bytes(sidecar_text(description).encode("utf-8"))
+    meta.write_bytes(sidecar_text(description, face).encode("utf-8"))
     return [path, meta]
 
 
@@ -538,8 +558,8 @@ def generate(out: Path) -> list[Path]:
     for location_id, (paint, description) in BACKGROUNDS.items():
         assert location_id != MISSING_ON_PURPOSE
         written += _write(out / "backgrounds" / f"{location_id}.png", paint(), description)
-    for character_id, (paint, description) in CHARACTERS.items():
-        written += _write(out / "characters" / f"{character_id}.png", paint(), description)
+    for character_id, (paint, description, rig) in CHARACTERS.items():
+        written += _write(out / "characters" / f"{character_id}.png", paint(), description, rig)
     for tag, (make, description) in SOUNDS.items():
         written += _write_sound(out / "sfx" / f"{tag}.wav", make(), description)
     written += _write_sound(out / "music" / "sea_theme.wav", music_sea_theme(),

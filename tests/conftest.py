@@ -13,7 +13,17 @@ import pytest
 from engines.audio.voice import voice_over
 from engines.film import build_manifest, plan_shots
 from engines.writing import check_season, load_outline, load_project
-from schemas import AssetManifest, ContextPack, EpisodeOutline, EpisodePlan, Project, Script, ShotList, sha256_bytes
+from schemas import (
+    AssetManifest,
+    ContextPack,
+    EpisodeOutline,
+    EpisodePlan,
+    Project,
+    Script,
+    ShotList,
+    VoiceOver,
+    sha256_bytes,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +55,7 @@ class Episode:
     script: Script
     shot_list: ShotList
     manifest: AssetManifest
+    voice_over: VoiceOver
 
 
 _TAKES: dict[str, bytes] = {}  # TTS takes by cache key, for this test session
@@ -62,10 +73,11 @@ def run_pilot(episode_id: str, project_file: Path = PILOT_PROJECT) -> Episode:
     check = next(c for c in check_season(project, project_file) if c.plan.episode_id == episode_id)
     voice = voice_over(check.script, project, _TAKES.get, _keep, force_engine="espeak-ng",
                        listening=False)
-    shot_list = plan_shots(check.script, {t.line_id: t.duration_s for t in voice.takes})
+    shot_list = plan_shots(check.script, {t.line_id: t.duration_s for t in voice.takes},
+                           {t.line_id: t.mouth for t in voice.takes})
     manifest = build_manifest(shot_list, project)
     outline, _ = load_outline(project, project_file, episode_id)
-    return Episode(project, outline, check.plan, check.context, check.script, shot_list, manifest)
+    return Episode(project, outline, check.plan, check.context, check.script, shot_list, manifest, voice)
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,13 @@ external providers are stand-ins (tests/asset_sources.py)."""
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from PIL import Image
 
 from engines.media import (
     GenerativeLocal,
@@ -293,3 +295,47 @@ def test_cache_cli_shows_and_prunes(tmp_path, registry):
 def test_sources_without_a_store_is_a_clear_error(library):
     with pytest.raises(ValueError, match="needs a store"):
         Resolver(library, sources=[GenerativeLocal()])
+
+
+# ---- face rigs: where a character's face is, for blinks and a talking mouth ------------------------------------------
+
+FACE = "face:\n  eyes: [[184, 114], [218, 114]]\n  eye_r: 4\n  mouth: [200, 146]\n  mouth_w: 22\n  skin: '#e8c0a4'\n"
+
+
+def _character(library: Path, sidecar: str) -> None:
+    (library / "characters").mkdir(exist_ok=True)
+    (library / "characters" / "mara.png").write_bytes(b"mara image bytes")
+    (library / "characters" / "mara.png.meta.yaml").write_text(SIDECAR + sidecar, encoding="utf-8")
+
+
+def test_a_library_sidecar_face_reaches_the_plan_and_the_generator_draws_one(library, registry):
+    _character(library, FACE)
+    mara = resolver(library, registry).resolve_need(MARA)
+    assert mara.source == "library" and mara.face is not None
+    assert (mara.face.eyes, mara.face.eye_r, mara.face.mouth, mara.face.skin) == (
+        [(184, 114), (218, 114)], 4, (200, 146), "#e8c0a4")
+    # a generated stand-in carries the rig of the face the generator drew, and keeps it through the cache
+    ines = need("character:ines", "characters/ines.png", "a cartographer in a mustard coat, bearded")
+    drawn = resolver(library, registry).resolve_need(ines)
+    cached = resolver(library, registry).resolve_need(ines)
+    assert drawn.source == "generative_local" and drawn.face is not None and cached.face == drawn.face
+    assert drawn.face.mouth_bg is not None  # a beard around the mouth
+    plate = Image.open(io.BytesIO(registry.get_bytes(drawn.sha256)))
+    eye = plate.getpixel(tuple(drawn.face.eyes[0]))
+    assert eye[3] == 255 and max(eye[:3]) < 60  # a dark eye where the rig says
+    skin = plate.getpixel((drawn.face.eyes[0][0], drawn.face.eyes[0][1] + 3 * drawn.face.eye_r))
+    assert "#{:02x}{:02x}{:02x}".format(*skin[:3]) == drawn.face.skin
+
+
+@pytest.mark.parametrize("face, why", [
+    ("face:\n  eyes: [[1, 2]]\n  eye_r: 4\n  mouht: [1, 2]\n  mouth_w: 3\n  skin: '#ffffff'\n",
+     "face.mouht is not a face field (did you mean 'mouth'?)"),
+    ("face:\n  eyes: [[1, 2]]\n  eye_r: 4\n  mouth: [1, 2]\n  mouth_w: 3\n  skin: white\n", "face.skin: String should"),
+    ("face: [1, 2]\n", "face must be a mapping"),
+])
+def test_a_bad_face_in_a_sidecar_rejects_the_file_naming_the_field(library, registry, face, why):
+    _character(library, face)
+    mara = resolver(library, registry).resolve_need(MARA)
+    assert mara.source == "generative_local"  # the library file was turned down, the generator drew a stand-in
+    reasons = [r.reason for r in mara.rejections if r.source == "library"]
+    assert reasons and "sidecar characters/mara.png.meta.yaml" in reasons[0] and why in reasons[0], reasons

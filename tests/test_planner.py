@@ -112,6 +112,20 @@ def test_lines_fit_their_shot(episode: str, pilot):
 
 
 @pytest.mark.parametrize("episode", EPISODES)
+def test_episode_opens_on_people_and_every_line_carries_its_takes_mouth(episode: str, pilot):
+    ep = pilot[episode]
+    shots = ep.shot_list.shots
+    assert shots[0].characters == ep.script.scenes[0].characters  # never an empty opening shot
+    for shot in shots:
+        for line in shot.lines:
+            take = ep.voice_over.take(line.line_id)
+            assert take is not None and line.mouth == take.mouth, line.line_id
+            # one level per 40 ms of the take, closed and open both present in any spoken line
+            assert len(line.mouth) == pytest.approx(take.duration_s * 25, abs=1), line.line_id
+            assert {"0", "2"} <= set(line.mouth), (line.line_id, line.mouth)
+
+
+@pytest.mark.parametrize("episode", EPISODES)
 def test_every_script_element_is_on_screen_once(episode: str, pilot):
     ep = pilot[episode]
     actions = [el.text for sc in ep.script.scenes for el in sc.elements if el.kind == "action"]
@@ -289,7 +303,8 @@ def test_writing_and_film_are_byte_identical_twice(episode: str, pilot, pipeline
     for name in ("outline", "script", "shot_list", "manifest"):
         assert getattr(second, name).canonical_bytes() == getattr(first, name).canonical_bytes(), name
     speech = {ln.line_id: round(ln.end_s - ln.start_s, 3) for shot in first.shot_list.shots for ln in shot.lines}
-    assert plan_shots(first.script, speech).canonical_bytes() == \
+    mouths = {ln.line_id: ln.mouth for shot in first.shot_list.shots for ln in shot.lines}
+    assert plan_shots(first.script, speech, mouths).canonical_bytes() == \
         first.shot_list.canonical_bytes()
 
 

@@ -13,8 +13,9 @@ from schemas import LineCheck, Listening, Project, Script, VoiceOver, VoiceTake
 
 from . import tts
 from .casting import NARRATOR, Casting, cast_voices, scene_clashes
+from .lipsync import text_mouth_track, wav_mouth_track
 
-VOICE_VERSION = "voice-over@2"
+VOICE_VERSION = "voice-over@3"  # 3: mouth tracks
 WORDS_PER_SECOND = 2.6  # the no-voice estimate: unhurried speech
 
 
@@ -56,10 +57,10 @@ def estimate_s(text: str) -> float:
 
 
 def _take(spec: LineSpec, who: Casting | None, *, duration_s: float, sha256: str | None, source: str,
-          spoken: str | None = None) -> VoiceTake:
+          spoken: str | None = None, mouth: str = "") -> VoiceTake:
     if who is None:
         return VoiceTake(line_id=spec.line_id, speaker_id=spec.speaker_id, text=spec.text, emotion=spec.emotion,
-                         voice="none", duration_s=duration_s, sha256=sha256, source=source)
+                         voice="none", duration_s=duration_s, sha256=sha256, source=source, mouth=mouth)
     espeak = who.engine == "espeak-ng"
     p = tts.prosody(who.profile, spec.emotion) if espeak else {}
     return VoiceTake(line_id=spec.line_id, speaker_id=spec.speaker_id, text=spec.text, emotion=spec.emotion,
@@ -67,7 +68,7 @@ def _take(spec: LineSpec, who: Casting | None, *, duration_s: float, sha256: str
                      model=tts.model_of(who.engine),
                      speed=who.profile.speed if espeak else tts.speed_of(who.profile, spec.emotion), spoken=spoken,
                      rate=p.get("rate"), pitch=p.get("pitch"), volume=p.get("volume"), sha256=sha256,
-                     duration_s=duration_s, source=source)
+                     duration_s=duration_s, source=source, mouth=mouth)
 
 
 def _listen(take: VoiceTake, wav: bytes, cached: Callable[[str], bytes | None],
@@ -108,7 +109,8 @@ def voice_over(script: Script, project: Project,
     unknown = speech.unknown_names([s.text for s in lines], known)
     unknown = [n for n in unknown if n not in set(earlier_names)]
     if not tts.available():
-        takes = [_take(s, None, duration_s=estimate_s(s.text), sha256=None, source="estimate") for s in lines]
+        takes = [_take(s, None, duration_s=estimate_s(s.text), sha256=None, source="estimate",
+                       mouth=text_mouth_track(s.text, estimate_s(s.text))) for s in lines]
         return VoiceOver.new(episode_id=script.episode_id, engine="none", voiced=False,
                              takes=takes, unknown_names=unknown, warnings=[tts.INSTALL_HINT])
     scenes = script_scenes(script)
@@ -141,7 +143,7 @@ def voice_over(script: Script, project: Project,
             wav = tts.synthesize(spec.text, who.profile, spec.emotion, pronunciations=project.pronunciations)
         sha = store(key, wav)
         take = _take(spec, who, duration_s=round(tts.wav_duration(wav), 3), sha256=sha, source="tts",
-                     spoken=tts.spoken_text(spec.text, project.pronunciations))
+                     spoken=tts.spoken_text(spec.text, project.pronunciations), mouth=wav_mouth_track(wav))
         if listener:
             take = take.model_copy(update={"listening": _listen(take, wav, cached, store)})
         if record:

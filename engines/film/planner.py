@@ -27,7 +27,7 @@ from schemas import (
     sha256_bytes,
 )
 
-PLANNER_VERSION = "shot-templates@2"
+PLANNER_VERSION = "shot-templates@3"  # 3: mouth tracks on lines; the first shot is never empty
 
 WORDS_PER_SECOND = 2.6  # unhurried narration pace
 READING_WORDS_PER_SECOND = 3.0
@@ -94,7 +94,8 @@ def _action_shot(scene: ScriptScene, n: int, el: ScriptElement | None, establish
         duration_s=_half_seconds(duration),
         framing="establishing" if establishing else "wide",
         movement="pan_right" if scene_index % 2 == 0 else "pan_left",
-        characters=[] if establishing and el is None else list(scene.characters),
+        # an establishing shot may show the empty place, but the episode never opens on one
+        characters=[] if establishing and el is None and scene_index > 0 else list(scene.characters),
         action_beats=texts,
         lines=lines,
         audio_intent=AudioIntent(vo_refs=[ln.line_id for ln in lines], sfx_tags=_sfx(texts), music_mood=mood),
@@ -123,9 +124,12 @@ def _dialogue_shot(scene: ScriptScene, el: ScriptElement, previous_speaker: str 
     )
 
 
-def plan_shots(script: Script, speech: dict[str, float] | None = None) -> ShotList:
-    """`speech`: line id -> the measured duration of its voice-over take (absent: estimated from the words)."""
+def plan_shots(script: Script, speech: dict[str, float] | None = None,
+               mouths: dict[str, str] | None = None) -> ShotList:
+    """`speech`: line id -> the measured duration of its voice-over take (absent: estimated from the words);
+    `mouths`: line id -> the take's mouth track (engines.audio.lipsync), carried on the shot's line for the renderer."""
     speech = speech or {}
+    mouths = mouths or {}
     shots: list[Shot] = []
     for scene_index, scene in enumerate(script.scenes):
         mood = _mood(scene)
@@ -149,6 +153,8 @@ def plan_shots(script: Script, speech: dict[str, float] | None = None) -> ShotLi
                 id=f"{scene.id}_sh{n:02d}", scene_id=scene.id, index=len(shots), environment=scene.location_id,
                 environment_notes=f"{scene.location_name}, {scene.time}", **spec,
             ))
+    shots = [s.model_copy(update={"lines": [ln.model_copy(update={"mouth": mouths.get(ln.line_id, "")})
+                                             for ln in s.lines]}) if s.lines else s for s in shots]
     total = round(sum(s.duration_s for s in shots), 3)
     return ShotList.new(episode_id=script.episode_id, shots=shots,
                         total_duration_s=total, timing_lock_hash=timing_lock_hash(shots))

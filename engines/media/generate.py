@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 
 from engines.video.card import CardStyle, fit_text, mix, png_bytes, text_card, text_width
 
-GENERATOR_VERSION = "naos-generate@1"  # bump whenever the bytes a given input produces change
+GENERATOR_VERSION = "naos-generate@2"  # 2: characters have faces  # bump whenever the bytes a given input produces change
 MEDIA_TYPE = "image/png"
 SS = 2  # supersampling factor for shapes
 CAPTION_INSET = 0.09  # the background caption's distance from the lower-left corner, fraction of width and height
@@ -692,6 +692,19 @@ def generate_character_plate(asset_id: str, name: str, description: str, height:
     pl.shape("ellipse", B(0.5 - 0.115, 0.075, 0.5 + 0.115, 0.215), skin)
     if not bald:  # fringe over the forehead
         pl.shape("chord", B(0.5 - 0.125, 0.06, 0.5 + 0.125, 0.17), hair, start=180, end=360)
+    # the face: a beard if the words say so, brows, eyes and a closed mouth where character_face says they are
+    face = _face_geometry(width, height)
+    if BEARD & set(words) and not bald:
+        pl.detail("chord", B(0.5 - 0.112, 0.13, 0.5 + 0.112, 0.228), (*hair, 255), start=0, end=180)
+    brow = (*_scale(hair if not bald else skin, 0.55), 255)
+    for ex, ey in face["eyes"]:
+        r = face["eye_r"]
+        pl.detail("line", [(SS * (ex - 2 * r), SS * (ey - 2 * r)), (SS * (ex + 2 * r), SS * (ey - 2 * r - 1))], brow,
+                  width=max(SS, SS * r // 2))
+        pl.detail("ellipse", [SS * (ex - r), SS * (ey - r), SS * (ex + r), SS * (ey + r)], (30, 26, 30, 255))
+    mx, my, mw = *face["mouth"], face["mouth_w"]
+    pl.detail("line", [(SS * (mx - mw // 2), SS * my), (SS * (mx + mw // 2), SS * my)], (92, 44, 40, 255),
+              width=max(SS, SS * mw // 12))
     # light from the left: shade the right third (colour only, so the outline is unchanged)
     pl.detail("rectangle", [round(w * 0.56), 0, w, h], (0, 0, 0, 34))
 
@@ -700,6 +713,33 @@ def generate_character_plate(asset_id: str, name: str, description: str, height:
            max_width=width * 9 // 10, margin=max(2, round(height / 120)), fg=(240, 240, 236), bg=(18, 20, 24),
            alpha=200)  # fmt: skip
     return png_bytes(plate)
+
+
+BEARD = {"beard", "bearded"}
+
+
+def _face_geometry(width: int, height: int) -> dict:
+    """Eyes, eye radius, mouth and mouth width of a generated character plate, in its pixels."""
+    cx, eye_y = width // 2, round(0.138 * height)
+    dx, r = round(0.05 * width), max(2, round(0.0055 * height))
+    return {"eyes": [[cx - dx, eye_y], [cx + dx, eye_y]], "eye_r": r, "mouth": [cx, round(0.182 * height)],
+            "mouth_w": max(4, round(0.06 * width))}
+
+
+def character_face(asset_id: str, name: str, description: str, height: int = 1200) -> dict:
+    """The face rig (schemas.FaceRig fields) of generate_character_plate's figure for the same inputs."""
+    width = max(16, (height // 2) // 2 * 2)
+    words = _words(description)
+    digest = _digest("character", asset_id, name, description)
+    skin = SKIN_TONES[digest[2] % len(SKIN_TONES)]
+    _, hair = _colour_words(words)
+    if hair is None and {"old", "elderly", "aged", "grizzled"} & set(words):
+        hair = (170, 168, 164)
+    hair = hair if hair is not None else NATURAL_HAIR[digest[3] % len(NATURAL_HAIR)]
+    rig = {**_face_geometry(width, height), "skin": "#{:02x}{:02x}{:02x}".format(*skin)}
+    if BEARD & set(words) and hair != (0, 0, 0):
+        rig["mouth_bg"] = "#{:02x}{:02x}{:02x}".format(*hair)
+    return rig
 
 
 PROP_SHAPES: list[tuple[str, frozenset[str]]] = [
@@ -836,6 +876,7 @@ __all__ = [
     "MEDIA_TYPE",
     "generate",
     "generate_background",
+    "character_face",
     "generate_character_plate",
     "generate_prop_plate",
     "generate_title_card",

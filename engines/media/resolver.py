@@ -11,6 +11,7 @@ Everything returned is deterministic: no timestamps, no absolute paths, only lib
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import json
@@ -22,8 +23,9 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import yaml
 from PIL import Image
+from pydantic import ValidationError
 
-from schemas.artifacts import AssetManifest, AssetNeed, AssetRejection, ResolvedAsset
+from schemas.artifacts import AssetManifest, AssetNeed, AssetRejection, FaceRig, ResolvedAsset
 
 from .budget import BUDGET_REASON, BudgetStop, SpendEstimate, SpendItem, usd
 from .rights import licence_fields, licence_problem
@@ -243,7 +245,10 @@ class Resolver:
         if not path.is_file():
             return path, rel, None, None
         try:
-            fields = licence_fields(_sidecar(Path(self.library_root), rel, need.asset_id))
+            meta = _sidecar(Path(self.library_root), rel, need.asset_id)
+            fields = licence_fields(meta)
+            if meta.get("face") is not None:
+                fields["face"] = face_rig(meta["face"], f"sidecar {rel}{SIDECAR_SUFFIX}")
         except AssetMetadataError as exc:
             return path, rel, {}, str(exc)
         return path, rel, fields, licence_problem(fields)
@@ -360,6 +365,11 @@ class Resolver:
             return None
         fields = licence_fields(candidate.licence)
         problem = licence_problem(fields) or _media_problem(need.kind, candidate.data)
+        if problem is None and candidate.face is not None:
+            try:
+                fields["face"] = face_rig(candidate.face, f"{source.name}'s answer")
+            except AssetMetadataError as exc:
+                problem = str(exc)
         if problem is not None:
             self._reject(need, source.name, candidate.uri, problem, rejections)
             tried.append(candidate.uri)
@@ -437,6 +447,23 @@ def _sidecar(library_root: Path, rel: str, asset_id: str) -> dict:
     if not isinstance(meta, dict):
         raise AssetMetadataError(f"sidecar {sidecar_rel} must be a mapping of licence fields")
     return meta
+
+
+def face_rig(data: object, where: str) -> FaceRig:
+    """A face rig from a sidecar's or a source's `face:` mapping; AssetMetadataError names the field that is wrong."""
+    if not isinstance(data, dict):
+        raise AssetMetadataError(f"{where}: face must be a mapping (eyes, eye_r, mouth, mouth_w, skin)")
+    for key in data:
+        if key not in FaceRig.model_fields:
+            close = difflib.get_close_matches(str(key), list(FaceRig.model_fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(FaceRig.model_fields)})"
+            raise AssetMetadataError(f"{where}: face.{key} is not a face field{hint}")
+    try:
+        return FaceRig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise AssetMetadataError(f"{where}: face.{field}: {err['msg']}") from None
 
 
 def resolve_need(need: AssetNeed, library_root: Path, store: BlobStore | None = None,

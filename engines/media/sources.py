@@ -39,6 +39,7 @@ class Candidate:
     media_type: str = "application/octet-stream"
     licence: dict[str, Any] = field(default_factory=dict)
     cost_usd: float | None = None  # None: the source's declared cost per asset
+    face: dict[str, Any] | None = None  # characters: where the face is (schemas.FaceRig fields), for blinks and lips
 
 
 class AssetSource(ABC):
@@ -73,9 +74,11 @@ class GenerativeLocal(AssetSource):
     def find(self, need: AssetNeed) -> Candidate | None:
         bare = need.asset_id.split(":", 1)[-1]
         data, media_type = generate.generate(need.kind, need.asset_id, need.name or bare, need.description)
+        face = generate.character_face(need.asset_id, need.name or bare, need.description) \
+            if need.kind == "character" else None
         return Candidate(data=data, uri=f"generated:{need.kind}:{bare}", media_type=media_type, licence={
             "license_type": "generated_local", "attribution": "", "provider_or_model": generate.GENERATOR_VERSION,
-            "redistributable": False})
+            "redistributable": False}, face=face)
 
 
 BUILTIN: dict[str, type[AssetSource]] = {GenerativeLocal.name: GenerativeLocal}

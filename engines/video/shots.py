@@ -20,9 +20,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.artifacts import RenderPlan, Shot
+from PIL import Image
+
+from schemas.artifacts import FaceRig, RenderPlan, Shot
 
 from .captions import shot_cues, shot_frames, write_ass
+from .faces import FaceBox, blink_frames, face_box, mouth_levels, write_face_track
 from .ffmpeg import (
     FONT_FILE,
     GLOBAL_FLAGS,
@@ -33,7 +36,7 @@ from .ffmpeg import (
     video_encode_flags,
 )
 
-RENDERER_VERSION = "video-preview@2"  # bump whenever the bytes a given input produces change (2: sub-pixel camera)
+RENDERER_VERSION = "video-preview@3"  # bump whenever the bytes a given input produces change (3: faces)
 
 PAN_MARGIN = 0.15  # pans travel over a background 15 % wider than the frame
 PUSH_ZOOM = 0.12  # push_in ends 12 % closer than it starts
@@ -103,7 +106,10 @@ def shot_render_key(shot: Shot, plan: RenderPlan) -> str:
     assets = {}
     for asset_id in shot_asset_ids(shot):
         entry = plan.asset(asset_id)
-        assets[asset_id] = None if entry is None or entry.status != "resolved" else entry.sha256
+        if entry is None or entry.status != "resolved":
+            assets[asset_id] = None
+        else:
+            assets[asset_id] = [entry.sha256, entry.face.model_dump(mode="json") if entry.face else None]
     payload = {
         "renderer": RENDERER_VERSION,
         "ffmpeg": ffmpeg_version(),
@@ -166,10 +172,74 @@ class GraphBuilder:
         self.n_inputs += 1
         return f"[{self.n_inputs - 1}:v]"
 
+    def add_sequence(self, pattern: str) -> str:
+        """An image sequence already in the workdir (`name_%05d.png`, from 0) as an input; returns its label."""
+        self.inputs += ["-framerate", str(self.fps), "-start_number", "0", "-i", pattern]
+        self.n_inputs += 1
+        return f"[{self.n_inputs - 1}:v]"
+
     def text_file(self, name: str, text: str) -> str:
         path = self.workdir / f"{name}.txt"
         path.write_bytes(text.encode("utf-8"))
         return path.name
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one character is drawn on the shot's still (a CW×H canvas; CW > W for pans): centred on cx, standing
+    on `bottom`, w×h px (the silhouette card's height when the image is a placeholder, path None)."""
+
+    character_id: str
+    asset_id: str
+    path: Path | None
+    cx: int
+    bottom: int
+    w: int
+    h: int
+    rig: FaceRig | None = None
+    face: FaceBox | None = None  # where the face's sprites go, when the image has a face rig
+
+
+def canvas_width(shot: Shot, plan: RenderPlan) -> int:
+    """The still's width: wider than the frame when the camera pans across it."""
+    panning = plan.movement(shot) in ("pan_left", "pan_right", "ken_burns")
+    return _even(plan.width * (1 + PAN_MARGIN)) if panning else plan.width
+
+
+def character_layout(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path]) -> list[Placement]:
+    """The shot's characters, spread left to right across the central frame-wide view, sized for the framing."""
+    W, H = plan.width, plan.height
+    n = len(shot.characters)
+    if not n:
+        return []
+    layout = FRAMINGS.get(shot.framing, FRAMINGS["medium"])
+    shrink = 1.0 if n <= 2 else max(0.55, 2.2 / n)
+    char_h = _even(H * layout.char_height * shrink)
+    bottom = round(H * layout.char_bottom)
+    if n == 1:
+        centres = [0.5]
+    else:
+        lo = max(0.12, 0.5 - 0.125 * n)
+        centres = [lo + (1 - 2 * lo) * i / (n - 1) for i in range(n)]
+    x0 = (canvas_width(shot, plan) - W) / 2
+    out = []
+    for i, cid in enumerate(shot.characters):
+        asset_id = character_image_id(shot, plan, cid)
+        path = _resolved_path(plan, asset_id, asset_paths, shot.id)
+        cx = round(x0 + centres[i] * W)
+        if path is None:
+            out.append(Placement(cid, asset_id, None, cx, bottom, 0, char_h))
+            continue
+        try:
+            with Image.open(path) as im:
+                iw, ih = im.size
+        except Exception as exc:  # ffmpeg would fail on it too: say which shot and asset
+            raise RenderError(f"render shot {shot.id}", f"asset {asset_id}: {path} is not a readable image ({exc})") from None
+        char_w = _even(iw * char_h / ih)
+        rig = plan.asset(asset_id).face  # type: ignore[union-attr]
+        face = face_box(rig, cx - char_w / 2, bottom - char_h, char_w / iw, char_h / ih) if rig else None
+        out.append(Placement(cid, asset_id, path, cx, bottom, char_w, char_h, rig, face))
+    return out
 
 
 def _resolved_path(plan: RenderPlan, asset_id: str, asset_paths: dict[str, Path], shot_id: str) -> Path | None:
@@ -230,8 +300,7 @@ def build_shot_chain(
     frames = shot_frames(shot.duration_s, fps)
     layout = FRAMINGS.get(shot.framing, FRAMINGS["medium"])
     movement = plan.movement(shot)
-    panning = movement in ("pan_left", "pan_right", "ken_burns")
-    CW = _even(W * (1 + PAN_MARGIN)) if panning else W
+    CW = canvas_width(shot, plan)
     CH = H
     chains = gb.chains
 
@@ -258,30 +327,19 @@ def build_shot_chain(
     base = f"[{tag}_bg]"
 
     # Characters, spread left to right across the central W-wide view, composited onto the single frame.
-    n = len(shot.characters)
-    if n:
-        shrink = 1.0 if n <= 2 else max(0.55, 2.2 / n)
-        char_h = _even(H * layout.char_height * shrink)
-        bottom = round(H * layout.char_bottom)
-        if n == 1:
-            centres = [0.5]
+    faces: list[tuple[str, Placement]] = []
+    for i, p in enumerate(character_layout(shot, plan, asset_paths)):
+        label = f"{tag}_c{i}"
+        if p.path is not None:
+            src = gb.add_image(p.path, label)
+            chains.append(f"{src}format=rgba,scale=w={p.w}:h={p.h}:flags=lanczos,setsar=1[{label}]")
+            if p.face is not None:
+                faces.append((f"{tag}_f{i}", p))
         else:
-            lo = max(0.12, 0.5 - 0.125 * n)
-            centres = [lo + (1 - 2 * lo) * i / (n - 1) for i in range(n)]
-        x0 = (CW - W) / 2
-        for i, cid in enumerate(shot.characters):
-            asset_id = character_image_id(shot, plan, cid)
-            path = _resolved_path(plan, asset_id, asset_paths, shot.id)
-            label = f"{tag}_c{i}"
-            if path is not None:
-                src = gb.add_image(path, label)
-                chains.append(f"{src}format=rgba,scale=w=-2:h={char_h}:flags=lanczos,setsar=1[{label}]")
-            else:
-                chains.append(_silhouette_chain(gb, cid, label, char_h))
-            cx = round(x0 + centres[i] * W)
-            out = f"[{tag}_k{i}]"
-            chains.append(f"{base}[{label}]overlay=x={cx}-w/2:y={bottom}-h:format=rgb:eval=init{out}")
-            base = out
+            chains.append(_silhouette_chain(gb, p.character_id, label, p.h))
+        out = f"[{tag}_k{i}]"
+        chains.append(f"{base}[{label}]overlay=x={p.cx}-w/2:y={p.bottom}-h:format=rgb:eval=init{out}")
+        base = out
 
     # To YUV once, then repeat the frame: everything above ran on one frame only.
     chains.append(
@@ -289,6 +347,18 @@ def build_shot_chain(
         f"format=yuv420p,loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N[{tag}_still]"
     )
     still = f"[{tag}_still]"
+    # Faces: each face box's sprite for the frame (blinks, the speaker's mouth), over the repeated still.
+    for name, p in faces:
+        assert p.rig is not None and p.face is not None
+        box = p.face
+        shut = blink_frames(shot.id, p.character_id, frames, fps)
+        mouth = mouth_levels(shot, p.character_id, frames, fps)
+        src = gb.add_sequence(write_face_track(gb.workdir, name, p.rig, box, [(f in shut, mouth[f]) for f in
+                                                                              range(frames)]))
+        chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+                      f"format=yuva420p,settb=1/{fps},setpts=N[{name}]")
+        chains.append(f"{still}[{name}]overlay=x={box.x}:y={box.y}:format=yuv420:eval=init[{name}_on]")
+        still = f"[{name}_on]"
     out = f"[{tag}_v]"
     if movement in ("pan_left", "pan_right", "push_in", "ken_burns"):
         chains.append(f"{still}{_camera_filter(movement, W, H, CW, frames)},crop={W}:{H}:0:0{out}")

@@ -21,9 +21,10 @@ from ..stage import bad_input, stage_output
 def shot_list(context: AssetExecutionContext, naos: NaosHome, script: Script,
               voice_over: VoiceOver) -> Output[ShotList]:
     speech = {t.line_id: t.duration_s for t in voice_over.takes}
+    mouths = {t.line_id: t.mouth for t in voice_over.takes}
     return stage_output(
         "shot_list", naos, ShotList, inputs={"script": script.sha256(), "voice_over": voice_over.sha256()}, params={},
-        code_version=PLANNER_VERSION, compute=lambda: plan_shots(script, speech),
+        code_version=PLANNER_VERSION, compute=lambda: plan_shots(script, speech, mouths),
         describe=lambda v: {"timing_lock_hash": v.timing_lock_hash, "shots": len(v.shots),
                             "duration_s": v.total_duration_s},
     )
