@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import DRAFT_VOICES
+from frames import mouth_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "examples" / "pilot"
@@ -179,6 +180,15 @@ def test_golden_render_is_byte_identical(tmp_path):
     assert second == expected, (
         "the golden render changed; if the change is intended (bump RENDERER_VERSION when the video changes), "
         f"rewrite {GOLDEN.relative_to(ROOT)} with the new hashes")
+
+
+def test_speakers_talk_in_the_pilot(first_render):
+    """A viewer's check of the pilot's frames: in every static dialogue shot the speaker's mouth box holds still
+    before the line and moves while it plays (pixels measured in the decoded episode.mp4)."""
+    checks = mouth_checks(first_render / "out", PILOT / "library", first_render / "home")
+    assert len(checks) >= 3, checks
+    for c in checks:
+        assert c.before < 2.0 and c.during > 8.0, c
 
 
 def test_rerun_is_all_cache_hits(first_render):
