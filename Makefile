@@ -44,7 +44,7 @@ lint: install
 # The fast tier for your own loop (about a minute on two cores): contracts, engines and the registry, no Dagster
 # runs, no renders, no services. `make test` runs everything, these included.
 FAST_TESTS := $(addprefix tests/test_,$(addsuffix .py,schemas architecture audio_text casting canon_fold canon_gate \
-	registry cache planner asset_resolver registry_check quality_gates examples generate media_engine video_card \
+	registry cache planner asset_resolver registry_check quality_gates examples generate media_engine video_card settings_vocab \
 	season_fixture))
 test-fast: install
 	$(BIN)/ruff check .

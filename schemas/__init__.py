@@ -2,6 +2,7 @@
 
 from .artifacts import (
     CHECKPOINTS,
+    MOUTH_HZ,
     Approval,
     AssetManifest,
     AssetNeed,
@@ -11,7 +12,6 @@ from .artifacts import (
     CaptionSettings,
     EncoderSettings,
     ErrorRecord,
-    MOUTH_HZ,
     FaceRig,
     FileRef,
     PublishRecord,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import Artifact, NaosModel
 
 Framing = Literal["establishing", "wide", "medium", "two_shot", "close_up"]
 Movement = Literal["static", "pan_left", "pan_right", "push_in", "ken_burns"]
 Profile = Literal["preview_local", "standard_local", "hq_providerX"]
+TimeOfDay = Literal["day", "dawn", "dusk", "night"]
 
 
 # ---- §5.5 Script: scenes, dialogue with speaker ids, actions, emotion tags; no camera ------------
@@ -90,6 +91,10 @@ class Shot(NaosModel):
     action_beats: list[str] = Field(default_factory=list)
     lines: list[ShotLine] = Field(default_factory=list)
     audio_intent: AudioIntent = Field(default_factory=AudioIntent)
+    time_of_day: TimeOfDay = Field("day", description="the scene's light, from its time's words")
+    introduces: dict[str, str] = Field(default_factory=dict, description="character id -> name, for those seen "
+                                                                        "here for the first time in the episode "
+                                                                        "(a name tag)")
 
 
 class ShotList(Artifact):
@@ -200,6 +205,19 @@ class ResolvedAsset(NaosModel):
     provenance: str = ""
     rejections: list[AssetRejection] = Field(default_factory=list)
     face: FaceRig | None = Field(None, description="characters: where the face is, for blinks and a talking mouth")
+    time_of_day: TimeOfDay | None = Field(None, description="backgrounds: the light the image shows (its sidecar's "
+                                                             "time_of_day, or its description's words); a shot at "
+                                                             "another time is graded to its own")
+    floor: tuple[float, float] | None = Field(None, description="backgrounds: the stretch of the image's bottom edge "
+                                                                "people can stand on, as fractions of its width "
+                                                                "(e.g. [0.5, 1.0]: the rocks, not the sea); None: all")
+
+    @field_validator("floor")
+    @classmethod
+    def _floor_in_order(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 <= value[0] < value[1] <= 1:
+            raise ValueError(f"floor {list(value)} must be [from, to] with 0 <= from < to <= 1")
+        return value
 
 
 class CaptionSettings(NaosModel):

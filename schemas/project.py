@@ -85,6 +85,16 @@ class AssetSourceConfig(NaosModel):
     options: dict[str, Any] = Field(default_factory=dict, description="passed to the plugin's constructor")
 
 
+class SettingWords(NaosModel):
+    """Words a project adds to the setting vocabulary (engines/media/settings.yaml)."""
+
+    kinds: dict[str, list[str]] = Field(default_factory=dict, description="kind of place -> words of a location's "
+                                                                          "name or description, e.g. {interior: "
+                                                                          "[greenhouse]}")
+    times: dict[Literal["day", "dawn", "dusk", "night"], list[str]] = Field(
+        default_factory=dict, description="light -> words of a scene's time, e.g. {night: [curfew]}")
+
+
 class AssetSettings(NaosModel):
     """How the asset resolver looks beyond the library (§9 priority: library, cache, search, generative, placeholder)."""
 
@@ -94,6 +104,9 @@ class AssetSettings(NaosModel):
     generate_missing: bool = Field(True, description="draw stand-ins locally (Pillow) for images the library lacks")
     external_ttl_days: int = Field(30, gt=0, description="cached external assets expire after this many days, "
                                                          "unless the source's licence terms say sooner")
+    setting_words: SettingWords = Field(default_factory=SettingWords, description="words added to the setting "
+                                                                                  "vocabulary: kinds of place and "
+                                                                                  "times of day (docs/ASSETS.md)")
 
 
 VoiceEngine = Literal["kokoro", "flite", "espeak-ng"]

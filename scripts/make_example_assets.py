@@ -306,18 +306,22 @@ def paint_inn() -> Image.Image:
     return _grade(_finish(big, BG_SIZE), (255, 190, 110), 0.10)
 
 
-BACKGROUNDS: dict[str, tuple[Callable[[], Image.Image], str]] = {
+BACKGROUNDS: dict[str, tuple[Callable[[], Image.Image], str, dict]] = {
+    # stage: the light each shows and where people can stand (the quay, the rocks: not the sea), for the renderer
     "harbor": (
         paint_harbor,
         "Gull Point Harbour by day: slate-roofed houses on the quay, moored boats, the lighthouse across the bay.",
+        {"time_of_day": "day", "floor": [0.0, 0.5]},
     ),
     "lighthouse": (
         paint_lighthouse,
         "Gull Point Lighthouse at dusk: the lit red-and-white tower on dark rocks, its beam sweeping the sea.",
+        {"time_of_day": "dusk", "floor": [0.5, 0.98]},
     ),
     "inn": (
         paint_inn,
         "The Drowned Bell inn: plank walls, a peat fire, a lantern on the table, a window over the night harbour.",
+        {"time_of_day": "night"},
     ),
 }
 
@@ -464,7 +468,7 @@ CHARACTERS: dict[str, tuple[Callable[[], Image.Image], str, dict]] = {
 MADE_ON = "2026-11-20"  # §25.2 retrieval_date: when these assets were made (a constant, so sidecars are stable)
 
 
-def sidecar_text(description: str, face: dict | None = None) -> str:
+def sidecar_text(description: str, face: dict | None = None, stage: dict | None = None) -> str:
     meta = {
         "license_type": "generated_local",
         "attribution": "",
@@ -473,18 +477,21 @@ def sidecar_text(description: str, face: dict | None = None) -> str:
         "retrieval_date": MADE_ON,
         "redistributable": True,
         "description": description,
+        **{k: v for k, v in (stage or {}).items() if not isinstance(v, list)},
     }
     text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
-    if face:  # points as [x, y]
-        text += yaml.safe_dump({"face": face}, sort_keys=False, width=1000, default_flow_style=None)
+    for key, value in [*((k, v) for k, v in (stage or {}).items() if isinstance(v, list)), ("face", face)]:
+        if value:  # lists and points inline: floor: [0.5, 0.98], mouth: [200, 146]
+            text += yaml.safe_dump({key: value}, sort_keys=False, width=1000, default_flow_style=None)
     return text
 
 
-def _write(path: Path, img: Image.Image, description: str, face: dict | None = None) -> list[Path]:
+def _write(path: Path, img: Image.Image, description: str, face: dict | None = None,
+           stage: dict | None = None) -> list[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format="PNG", pnginfo=None, optimize=False)
     meta = path.with_name(path.name + ".meta.yaml")
-    meta.write_bytes(sidecar_text(description, face).encode("utf-8"))
+    meta.write_bytes(sidecar_text(description, face, stage).encode("utf-8"))
     return [path, meta]
 
 
@@ -555,9 +562,9 @@ def generate(out: Path) -> list[Path]:
     """Write the whole library under `out`; returns the written files, relative to `out`, sorted."""
     out = Path(out)
     written: list[Path] = []
-    for location_id, (paint, description) in BACKGROUNDS.items():
+    for location_id, (paint, description, stage) in BACKGROUNDS.items():
         assert location_id != MISSING_ON_PURPOSE
-        written += _write(out / "backgrounds" / f"{location_id}.png", paint(), description)
+        written += _write(out / "backgrounds" / f"{location_id}.png", paint(), description, stage=stage)
     for character_id, (paint, description, rig) in CHARACTERS.items():
         written += _write(out / "characters" / f"{character_id}.png", paint(), description, rig)
     for tag, (make, description) in SOUNDS.items():

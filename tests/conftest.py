@@ -74,7 +74,7 @@ def run_pilot(episode_id: str, project_file: Path = PILOT_PROJECT) -> Episode:
     voice = voice_over(check.script, project, _TAKES.get, _keep, force_engine="espeak-ng",
                        listening=False)
     shot_list = plan_shots(check.script, {t.line_id: t.duration_s for t in voice.takes},
-                           {t.line_id: t.mouth for t in voice.takes})
+                           {t.line_id: t.mouth for t in voice.takes}, {c.id: c.name for c in project.characters})
     manifest = build_manifest(shot_list, project)
     outline, _ = load_outline(project, project_file, episode_id)
     return Episode(project, outline, check.plan, check.context, check.script, shot_list, manifest, voice)

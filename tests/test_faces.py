@@ -190,3 +190,65 @@ def test_an_image_without_a_rig_stays_still(tmp_path, face_assets):
     render_shot(talking_shot(2.0), face_plan(rig=None), face_assets, out)
     frames = frames_of(out)
     assert np.abs(frames - frames[0]).max() <= 2  # no face track: the looped still (x264 noise at most)
+
+
+# ---- where people stand, the scene's light, name tags -------------------------------------------------------------
+
+
+def stage_plan(floor=None, shows: str | None = None, width: int = W, height: int = H) -> RenderPlan:
+    plan = face_plan()
+    plan = plan.model_copy(update={"width": width, "height": height})
+    bg = plan.asset("background:inn")
+    assert bg is not None
+    bg.floor, bg.time_of_day = floor, shows
+    return plan
+
+
+def wide_shot(**update) -> Shot:
+    shot = talking_shot(2.0).model_copy(update={"framing": "wide", "lines": [], **update})
+    return shot
+
+
+def test_people_stand_on_the_floor_not_the_sea(face_assets):
+    free = {p.character_id: p.cx for p in character_layout(wide_shot(), stage_plan(), face_assets)}
+    assert free["mara"] < W / 2 < free["tobias"]  # spread across the frame
+    rocks = character_layout(wide_shot(), stage_plan(floor=(0.55, 1.0)), face_assets)
+    for p in rocks:  # both on the right, where the rocks are, feet and body inside the floor
+        assert 0.55 * W + p.w * 0.25 <= p.cx <= W - p.w * 0.25, (p.character_id, p.cx)
+    # a medium shot cuts the feet off: where they stand does not matter, the framing stays centred
+    medium = wide_shot(framing="medium", characters=["mara"])
+    assert character_layout(medium, stage_plan(floor=(0.55, 1.0)), face_assets)[0].cx == W // 2
+
+
+def test_a_night_scene_on_a_day_background_is_graded_to_night(tmp_path, face_assets):
+    shot = wide_shot(characters=[], time_of_day="night")
+    day, night = tmp_path / "day.mp4", tmp_path / "night.mp4"
+    render_shot(shot, stage_plan(shows="night"), face_assets, day)  # the background shows night already
+    render_shot(shot, stage_plan(shows="day"), face_assets, night)
+    a, b = frames_of(day)[0], frames_of(night)[0]
+    assert np.abs(a - np.array([40, 70, 100])).max() <= 3  # untouched
+    assert b.mean() < 0.65 * a.mean() and b[..., 2].mean() > b[..., 0].mean()  # darker, blue
+    assert shot_render_key(shot, stage_plan(shows="night")) != shot_render_key(shot, stage_plan(shows="day"))
+
+
+def test_a_name_tag_is_readable_at_720p_on_first_appearance_only(tmp_path, face_assets):
+    """Capital letters at least 24 px tall at 1280×720 (the issue's floor for a readable tag), measured on the
+    decoded frame; the tag fades out, and a shot that introduces nobody has none."""
+    plan = stage_plan(width=1280, height=720)
+    shot = wide_shot(characters=["mara"], framing="wide", duration_s=4.0, introduces={"mara": "MARA VENN"})
+    out = tmp_path / "tag.mp4"
+    render_shot(shot, plan, face_assets, out)
+    frames = frames_of_size(out, 1280, 720)
+    shown, gone = frames[round(2.0 * FPS)], frames[-1]
+    text = (shown.min(axis=2) > 200) & (gone.min(axis=2) < 200)  # white letters where the tag was drawn
+    rows = np.flatnonzero(text.any(axis=1))
+    assert rows.size and rows[-1] - rows[0] + 1 >= 24, rows  # measured: 25 (DejaVu caps, no descenders)
+    plain = tmp_path / "plain.mp4"
+    render_shot(shot.model_copy(update={"introduces": {}}), plan, face_assets, plain)
+    assert not np.array_equal(frames_of_size(plain, 1280, 720)[round(2.0 * FPS)], shown)
+
+
+def frames_of_size(video: Path, w: int, h: int) -> np.ndarray:
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         check=True, capture_output=True).stdout
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, h, w, 3).astype(np.int16)

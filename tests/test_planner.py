@@ -116,6 +116,11 @@ def test_episode_opens_on_people_and_every_line_carries_its_takes_mouth(episode:
     ep = pilot[episode]
     shots = ep.shot_list.shots
     assert shots[0].characters == ep.script.scenes[0].characters  # never an empty opening shot
+    # a name tag on each character's first appearance, once
+    names = {c.id: c.name for c in ep.project.characters}
+    tagged = [c for s in shots for c in s.introduces]
+    assert tagged == list(dict.fromkeys(c for s in shots for c in s.characters))
+    assert all(s.introduces[c] == names[c] for s in shots for c in s.introduces)
     for shot in shots:
         for line in shot.lines:
             take = ep.voice_over.take(line.line_id)
@@ -304,7 +309,8 @@ def test_writing_and_film_are_byte_identical_twice(episode: str, pilot, pipeline
         assert getattr(second, name).canonical_bytes() == getattr(first, name).canonical_bytes(), name
     speech = {ln.line_id: round(ln.end_s - ln.start_s, 3) for shot in first.shot_list.shots for ln in shot.lines}
     mouths = {ln.line_id: ln.mouth for shot in first.shot_list.shots for ln in shot.lines}
-    assert plan_shots(first.script, speech, mouths).canonical_bytes() == \
+    names = {c.id: c.name for c in first.project.characters}
+    assert plan_shots(first.script, speech, mouths, names).canonical_bytes() == \
         first.shot_list.canonical_bytes()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from engines.media.settings import Vocabulary, vocabulary
 from schemas import (
     AudioIntent,
     Script,
@@ -27,7 +28,7 @@ from schemas import (
     sha256_bytes,
 )
 
-PLANNER_VERSION = "shot-templates@3"  # 3: mouth tracks on lines; the first shot is never empty
+PLANNER_VERSION = "shot-templates@3"  # 3: mouth tracks on lines, name tags; the first shot is never empty
 
 WORDS_PER_SECOND = 2.6  # unhurried narration pace
 READING_WORDS_PER_SECOND = 3.0
@@ -125,14 +126,20 @@ def _dialogue_shot(scene: ScriptScene, el: ScriptElement, previous_speaker: str 
 
 
 def plan_shots(script: Script, speech: dict[str, float] | None = None,
-               mouths: dict[str, str] | None = None) -> ShotList:
+               mouths: dict[str, str] | None = None, names: dict[str, str] | None = None,
+               vocab: Vocabulary | None = None) -> ShotList:
     """`speech`: line id -> the measured duration of its voice-over take (absent: estimated from the words);
-    `mouths`: line id -> the take's mouth track (engines.audio.lipsync), carried on the shot's line for the renderer."""
+    `mouths`: line id -> the take's mouth track (engines.audio.lipsync), carried on the shot's line for the renderer;
+    `names`: character id -> name, for the name tag of a character's first shot (default: the name it speaks
+    under, else none); `vocab`: the setting vocabulary that reads each scene's light from its time."""
     speech = speech or {}
     mouths = mouths or {}
+    names = {**{el.speaker_id: el.speaker_name for sc in script.scenes for el in sc.elements
+                if el.speaker_id and el.speaker_name}, **(names or {})}
     shots: list[Shot] = []
     for scene_index, scene in enumerate(script.scenes):
         mood = _mood(scene)
+        light = (vocab or vocabulary()).time_of_day(scene.time)
         specs: list[dict] = []
         elements = list(scene.elements)
         if elements and elements[0].kind == "action":
@@ -151,10 +158,16 @@ def plan_shots(script: Script, speech: dict[str, float] | None = None,
         for n, spec in enumerate(specs, start=1):
             shots.append(Shot(
                 id=f"{scene.id}_sh{n:02d}", scene_id=scene.id, index=len(shots), environment=scene.location_id,
-                environment_notes=f"{scene.location_name}, {scene.time}", **spec,
+                environment_notes=f"{scene.location_name}, {scene.time}", time_of_day=light, **spec,
             ))
     shots = [s.model_copy(update={"lines": [ln.model_copy(update={"mouth": mouths.get(ln.line_id, "")})
                                              for ln in s.lines]}) if s.lines else s for s in shots]
+    seen: set[str] = set()
+    for i, shot in enumerate(shots):  # a name tag where each character first appears
+        new = {c: names[c] for c in shot.characters if c not in seen and c in names}
+        seen.update(shot.characters)
+        if new:
+            shots[i] = shot.model_copy(update={"introduces": new})
     total = round(sum(s.duration_s for s in shots), 3)
     return ShotList.new(episode_id=script.episode_id, shots=shots,
                         total_duration_s=total, timing_lock_hash=timing_lock_hash(shots))

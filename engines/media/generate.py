@@ -30,6 +30,8 @@ from PIL import Image, ImageDraw
 
 from engines.video.card import CardStyle, fit_text, mix, png_bytes, text_card, text_width
 
+from .settings import Vocabulary, vocabulary
+
 GENERATOR_VERSION = "naos-generate@2"  # 2: characters have faces  # bump whenever the bytes a given input produces change
 MEDIA_TYPE = "image/png"
 SS = 2  # supersampling factor for shapes
@@ -195,42 +197,36 @@ class Palette:
 @dataclass(frozen=True)
 class Theme:
     name: str
-    keywords: frozenset[str]
     palette: Palette
     interior: bool = False
 
 
-def _theme(name: str, words: str, sky: tuple[RGB, RGB], ground: tuple[RGB, RGB], accent: RGB, far: RGB, near: RGB,
+def _theme(name: str, sky: tuple[RGB, RGB], ground: tuple[RGB, RGB], accent: RGB, far: RGB, near: RGB,
            interior: bool = False) -> Theme:  # fmt: skip
-    return Theme(name, frozenset(words.split()), Palette(*sky, *ground, accent, far, near), interior)
+    return Theme(name, Palette(*sky, *ground, accent, far, near), interior)
 
 
-# Order is priority on equal keyword counts.
+# The palette of each kind of place; which words make a place that kind is data (settings.yaml).
 THEMES: list[Theme] = [
-    _theme("interior", "inn tavern room hall kitchen cabin house cottage library study cellar chamber shop bar "
-           "hearth fireplace fire lamp lamps lantern candle candles lamplit indoors inside interior attic parlour "
-           "parlor chapel church temple office",
+    _theme("interior",
            ((58, 34, 22), (120, 74, 40)), ((96, 60, 34), (36, 22, 14)), (255, 196, 112), (44, 28, 20), (70, 42, 24),
            interior=True),
-    _theme("cave", "cave cavern caves tunnel mine grotto underground crypt catacomb catacombs dungeon",
+    _theme("cave",
            ((46, 50, 64), (30, 32, 42)), ((40, 40, 48), (12, 12, 18)), (158, 184, 214), (24, 26, 34), (12, 12, 18),
            interior=True),
-    _theme("sea", "sea harbor harbour ocean coast coastal shore beach bay port dock docks pier quay wharf waves "
-           "lighthouse lagoon island boat boats ship ships sail",
+    _theme("sea",
            ((38, 86, 132), (156, 198, 212)), ((38, 108, 128), (12, 50, 68)), (222, 236, 236), (64, 100, 120),
            (20, 60, 76)),
-    _theme("forest", "forest woods wood woodland trees tree grove jungle pines pine glade thicket orchard",
+    _theme("forest",
            ((72, 112, 122), (176, 200, 164)), ((48, 84, 42), (16, 34, 18)), (210, 224, 170), (70, 104, 84),
            (24, 52, 28)),
-    _theme("desert", "desert sand sands dune dunes wasteland badlands canyon mesa savanna arid",
+    _theme("desert",
            ((86, 146, 198), (238, 212, 164)), ((216, 172, 98), (146, 98, 48)), (252, 238, 196), (196, 150, 100),
            (170, 120, 64)),
-    _theme("city", "city town street streets village market square alley rooftops rooftop station plaza avenue "
-           "buildings skyline",
+    _theme("city",
            ((62, 82, 112), (184, 174, 162)), ((84, 82, 86), (38, 38, 42)), (255, 214, 140), (70, 78, 96),
            (46, 46, 52)),
-    _theme("mountain", "mountain mountains hills hill peak peaks cliff cliffs valley ridge highlands field fields "
-           "meadow meadows plain plains moor moors farm",
+    _theme("mountain",
            ((70, 110, 160), (196, 212, 220)), ((96, 126, 70), (40, 62, 34)), (236, 240, 230), (98, 118, 140),
            (58, 84, 48)),
 ]
@@ -249,13 +245,12 @@ def _fallback_theme(description: str) -> Theme:
         ground_top=_hsv(h + 0.10, 0.40, 0.46), ground_bottom=_hsv(h + 0.12, 0.50, 0.18),
         accent=_hsv(h + 0.5, 0.30, 0.95), far=_hsv(h + 0.02, 0.30, 0.58), near=_hsv(h + 0.12, 0.45, 0.28),
     )  # fmt: skip
-    return Theme("plain", frozenset(), pal)
+    return Theme("plain", pal)
 
 
-def _pick_theme(words: list[str], description: str) -> Theme:
-    scores = [(sum(w in t.keywords for w in words), -i, t) for i, t in enumerate(THEMES)]
-    best = max(scores, key=lambda s: (s[0], s[1]))
-    return best[2] if best[0] > 0 else _fallback_theme(description)
+def _pick_theme(name: str, description: str, vocab: Vocabulary) -> Theme:
+    kind = vocab.kind_of(name, description)
+    return THEME_BY_NAME[kind] if kind in THEME_BY_NAME else _fallback_theme(description)
 
 
 def _moods(words: list[str]) -> set[str]:
@@ -452,7 +447,7 @@ def _motif_cave(c: Canvas) -> None:
     _glow(c, ox, oy, round(ry * 2.2), c.pal.accent, rings=10, alpha=10)
     mouth = [(ox + rx * ux * c.ri(80, 115) // 100_000, oy + ry * uy * c.ri(80, 115) // 100_000) for ux, uy in _RING]
     c.draw.polygon(mouth, fill=outside)
-    if c.words & THEME_BY_NAME["sea"].keywords:
+    if c.words & set(vocabulary().kinds.get("sea", ())):
         sea = (20, 40, 70) if "night" in c.moods else (52, 112, 136)
         c.draw.rectangle([ox - rx, oy + ry // 5, ox + rx, oy + ry // 5 + SS * 2], fill=mix(outside, sea, 0.3))
         c.draw.polygon([(x, max(y, oy + ry // 5)) for x, y in mouth], fill=sea)
@@ -569,11 +564,60 @@ def _check_size(what: str, width: int, height: int, minimum: int = 32) -> None:
         raise ValueError(f"{what}: size {width}x{height} is too small (at least {minimum}x{minimum})")
 
 
-def generate_background(asset_id: str, name: str, description: str, width: int = 1920, height: int = 1080) -> bytes:
-    """An opaque RGB PNG backdrop drawn from the description's words, with `name` as a small caption (lower left)."""
+SHORE = 0.56  # a sea backdrop's near shore covers this much of the bottom edge, on one side
+PLANK_WORDS = {"pier", "dock", "docks", "quay", "wharf", "jetty", "marina", "boardwalk"}
+
+
+def _shore_side(asset_id: str, description: str) -> int:
+    """0: the near shore is on the left, 1: on the right (from a sha256, so background_floor can say it too)."""
+    return _digest("shore", asset_id, description)[0] % 2
+
+
+def background_floor(asset_id: str, name: str, description: str, vocab: Vocabulary | None = None) -> tuple[float, float]:
+    """The stretch of generate_background's bottom edge people can stand on (fractions of its width): a sea
+    backdrop's near shore or jetty, all of it elsewhere."""
+    if _pick_theme(name, description, vocab or vocabulary()).name != "sea":
+        return (0.0, 1.0)
+    return (0.0, SHORE - 0.04) if _shore_side(asset_id, description) == 0 else (1 - SHORE + 0.04, 1.0)
+
+
+def _near_shore(c: Canvas, side: int) -> None:
+    """Where people stand by the sea: a plank jetty if the words say pier or dock, else a rocky shore, across
+    SHORE of the bottom edge."""
+    edge, reach = (0, round(c.w * SHORE)) if side == 0 else (c.w, round(c.w * (1 - SHORE)))
+    top = round(c.h * 0.84)
+    toe = reach + (c.w // 20 if side == 0 else -c.w // 20)
+    ground = mix(c.pal.near, c.pal.ground_bottom, 0.3)
+    if PLANK_WORDS & c.words:
+        wood = mix((120, 90, 60), c.pal.near, 0.35)
+        c.draw.polygon([(edge, top), (reach, top), (toe, c.h), (edge, c.h)], fill=wood)
+        for i in range(1, 6):  # boards, closer together towards the back
+            y = top + (c.h - top) * i * i // 36
+            c.draw.line([(edge, y), (reach + (toe - reach) * (y - top) // (c.h - top), y)],
+                        fill=(*_scale(wood, 0.7), 255), width=SS * 2)
+        for k in range(3):  # posts
+            px = reach + (edge - reach) * k // 3
+            c.draw.rectangle([px - SS * 6, top - round(c.h * 0.05), px + SS * 6, top + SS * 4], fill=_scale(wood, 0.6))
+    else:
+        pts = [(edge, top - round(c.h * 0.04))]
+        for i in range(1, 7):
+            x = edge + (reach - edge) * i // 7
+            pts.append((x, top + c.ri(-c.h * 0.03, c.h * 0.02)))
+        pts += [(reach, top + round(c.h * 0.03)), (toe, c.h), (edge, c.h)]
+        c.draw.polygon(pts, fill=ground)
+        for _ in range(c.ri(3, 6)):  # a few boulders
+            x = c.ri(min(edge, reach), max(edge, reach))
+            r = c.ri(c.h * 0.02, c.h * 0.05)
+            c.draw.ellipse([x - r * 2, top - r // 2, x + r * 2, top + r], fill=_scale(ground, 0.8))
+
+
+def generate_background(asset_id: str, name: str, description: str, width: int = 1920, height: int = 1080,
+                        vocab: Vocabulary | None = None) -> bytes:
+    """An opaque RGB PNG backdrop drawn from the description's words, with `name` as a small caption (lower left).
+    `vocab`: the setting vocabulary (default: settings.yaml), which decides what kind of place it is."""
     _check_size("background", width, height)
     words = _words(description, name)
-    theme = _pick_theme(words, description)
+    theme = _pick_theme(name, description, vocab or vocabulary())
     moods = _moods(words)
     pal = _apply_moods(theme.palette, moods, theme.interior)  # interiors and caves have no sky to grade
     rng = _rng("background", asset_id, description)
@@ -588,6 +632,8 @@ def generate_background(asset_id: str, name: str, description: str, width: int =
         # the horizon line: a thin light seam where sky meets ground
         canvas.draw.rectangle([0, horizon - SS, w, horizon + SS], fill=(*mix(pal.sky_bottom, (255, 255, 255), 0.4), 90))
     MOTIFS.get(theme.name, _motif_land)(canvas)
+    if theme.name == "sea":
+        _near_shore(canvas, _shore_side(asset_id, description))
     if "fog" in moods:
         _fog_bands(canvas)
     if "storm" in moods and ({"rain", "rainy", "storm", "stormy"} & set(words)) and not theme.interior:
@@ -854,11 +900,12 @@ def generate_title_card(title: str, subtitle: str = "", width: int = 1920, heigh
 DRAWABLE_KINDS = ("background", "character", "prop", "title", "card")
 
 
-def generate(kind: str, asset_id: str, name: str, description: str) -> tuple[bytes, str]:
+def generate(kind: str, asset_id: str, name: str, description: str,
+             vocab: Vocabulary | None = None) -> tuple[bytes, str]:
     """(PNG bytes, "image/png") for an asset of `kind`. ValueError for kinds this fallback cannot draw (music, sfx):
-    the resolver then tries its next source."""
+    the resolver then tries its next source. `vocab`: the setting vocabulary (default: settings.yaml)."""
     if kind == "background":
-        return generate_background(asset_id, name, description), MEDIA_TYPE
+        return generate_background(asset_id, name, description, vocab=vocab), MEDIA_TYPE
     if kind == "character":
         return generate_character_plate(asset_id, name, description), MEDIA_TYPE
     if kind == "prop":
@@ -876,6 +923,7 @@ __all__ = [
     "MEDIA_TYPE",
     "generate",
     "generate_background",
+    "background_floor",
     "character_face",
     "generate_character_plate",
     "generate_prop_plate",

@@ -29,6 +29,7 @@ from schemas.artifacts import AssetManifest, AssetNeed, AssetRejection, FaceRig,
 
 from .budget import BUDGET_REASON, BudgetStop, SpendEstimate, SpendItem, usd
 from .rights import licence_fields, licence_problem
+from .settings import TIMES, Vocabulary, vocabulary
 from .sources import AssetSource, BlobStore
 
 RESOLVER_VERSION = "resolver@2"
@@ -193,6 +194,7 @@ class Resolver:
     spent_usd: float = 0.0  # external spend so far: prices of assets paid sources supplied (not cache hits)
     stops: list[BudgetStop] = field(default_factory=list)  # every paid source the budget kept from being asked
     purchases: list[tuple[str, str, float]] = field(default_factory=list)  # (asset id, source, usd) paid this run
+    vocab: Vocabulary | None = None  # the setting vocabulary that reads a background's light from its words
 
     def __post_init__(self) -> None:
         if self.sources and self.store is None:
@@ -249,6 +251,10 @@ class Resolver:
             fields = licence_fields(meta)
             if meta.get("face") is not None:
                 fields["face"] = face_rig(meta["face"], f"sidecar {rel}{SIDECAR_SUFFIX}")
+            if meta.get("floor") is not None:
+                fields["floor"] = floor_span(meta["floor"], f"sidecar {rel}{SIDECAR_SUFFIX}")
+            if need.kind == "background":  # the light it shows: said outright, or read from its words
+                fields["time_of_day"] = _light(meta, need, f"sidecar {rel}{SIDECAR_SUFFIX}", self.vocab)
         except AssetMetadataError as exc:
             return path, rel, {}, str(exc)
         return path, rel, fields, licence_problem(fields)
@@ -365,11 +371,15 @@ class Resolver:
             return None
         fields = licence_fields(candidate.licence)
         problem = licence_problem(fields) or _media_problem(need.kind, candidate.data)
-        if problem is None and candidate.face is not None:
-            try:
+        try:
+            if problem is None and candidate.face is not None:
                 fields["face"] = face_rig(candidate.face, f"{source.name}'s answer")
-            except AssetMetadataError as exc:
-                problem = str(exc)
+            if problem is None and candidate.floor is not None:
+                fields["floor"] = floor_span(candidate.floor, f"{source.name}'s answer")
+            if problem is None and need.kind == "background":
+                fields["time_of_day"] = _light(candidate.licence, need, f"{source.name}'s answer", self.vocab)
+        except AssetMetadataError as exc:
+            problem = str(exc)
         if problem is not None:
             self._reject(need, source.name, candidate.uri, problem, rejections)
             tried.append(candidate.uri)
@@ -464,6 +474,25 @@ def face_rig(data: object, where: str) -> FaceRig:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
         raise AssetMetadataError(f"{where}: face.{field}: {err['msg']}") from None
+
+
+def _light(meta: dict, need: AssetNeed, where: str, vocab: Vocabulary | None = None) -> str:
+    """A background's time of day: its metadata's `time_of_day`, else the words of its description (or the need's)."""
+    said = meta.get("time_of_day")
+    if said is not None:
+        if said not in TIMES:
+            raise AssetMetadataError(f"{where}: time_of_day must be one of {', '.join(TIMES)} (got {said!r})")
+        return said
+    return (vocab or vocabulary()).time_of_day(str(meta.get("description") or need.description))
+
+
+def floor_span(data: object, where: str) -> tuple[float, float]:
+    """A background's `floor: [from, to]` (fractions of its width people can stand on); AssetMetadataError if not."""
+    ok = isinstance(data, list | tuple) and len(data) == 2 and all(isinstance(v, int | float) for v in data)
+    if not ok or not 0 <= data[0] < data[1] <= 1:  # type: ignore[index]
+        raise AssetMetadataError(f"{where}: floor must be [from, to], fractions of the image's width with "
+                                 f"0 <= from < to <= 1 (got {data!r})")
+    return (float(data[0]), float(data[1]))  # type: ignore[index]
 
 
 def resolve_need(need: AssetNeed, library_root: Path, store: BlobStore | None = None,

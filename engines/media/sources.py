@@ -9,7 +9,9 @@ Plugins are found by name under the `naos.asset_sources` entry point group, or g
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -18,6 +20,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from schemas.artifacts import AssetNeed
 
 from . import generate
+from .settings import Vocabulary, vocabulary
 
 ENTRY_POINT_GROUP = "naos.asset_sources"
 
@@ -40,6 +43,7 @@ class Candidate:
     licence: dict[str, Any] = field(default_factory=dict)
     cost_usd: float | None = None  # None: the source's declared cost per asset
     face: dict[str, Any] | None = None  # characters: where the face is (schemas.FaceRig fields), for blinks and lips
+    floor: tuple[float, float] | None = None  # backgrounds: the part of the bottom edge people can stand on
 
 
 class AssetSource(ABC):
@@ -71,14 +75,23 @@ class GenerativeLocal(AssetSource):
     version = generate.GENERATOR_VERSION
     kinds = frozenset({"background", "character", "prop"})
 
+    def __init__(self, vocab: Vocabulary | None = None, **options: Any):
+        super().__init__(**options)
+        self.vocab = vocab or vocabulary()
+        if self.vocab != vocabulary():  # a project's own words draw other pictures: another cache key
+            words = json.dumps([self.vocab.kinds, self.vocab.times], sort_keys=True).encode()
+            self.version = f"{generate.GENERATOR_VERSION}+words.{hashlib.sha256(words).hexdigest()[:12]}"
+
     def find(self, need: AssetNeed) -> Candidate | None:
         bare = need.asset_id.split(":", 1)[-1]
-        data, media_type = generate.generate(need.kind, need.asset_id, need.name or bare, need.description)
+        data, media_type = generate.generate(need.kind, need.asset_id, need.name or bare, need.description, self.vocab)
         face = generate.character_face(need.asset_id, need.name or bare, need.description) \
             if need.kind == "character" else None
+        floor = generate.background_floor(need.asset_id, need.name or bare, need.description, self.vocab) \
+            if need.kind == "background" else None
         return Candidate(data=data, uri=f"generated:{need.kind}:{bare}", media_type=media_type, licence={
             "license_type": "generated_local", "attribution": "", "provider_or_model": generate.GENERATOR_VERSION,
-            "redistributable": False}, face=face)
+            "redistributable": False}, face=face, floor=floor)
 
 
 BUILTIN: dict[str, type[AssetSource]] = {GenerativeLocal.name: GenerativeLocal}
@@ -110,8 +123,10 @@ def plugin_class(spec: str) -> type[AssetSource]:
     return cls
 
 
-def load_sources(configs: list[Any], *, generate_missing: bool = True) -> list[AssetSource]:
-    """The project's plugins (AssetSourceConfig-like: .source, .options) plus, last, the local generator."""
+def load_sources(configs: list[Any], *, generate_missing: bool = True,
+                 vocab: Vocabulary | None = None) -> list[AssetSource]:
+    """The project's plugins (AssetSourceConfig-like: .source, .options) plus, last, the local generator (drawing
+    with `vocab`, the project's setting vocabulary)."""
     sources: list[AssetSource] = []
     for i, cfg in enumerate(configs):
         try:
@@ -123,7 +138,7 @@ def load_sources(configs: list[Any], *, generate_missing: bool = True) -> list[A
         except TypeError as exc:
             raise PluginError(f"assets.sources[{i}] ({cfg.source}): bad options: {exc}") from None
     if generate_missing and not any(isinstance(s, GenerativeLocal) for s in sources):
-        sources.append(GenerativeLocal())
+        sources.append(GenerativeLocal(vocab))
     return sources
 
 

@@ -35,8 +35,9 @@ from .ffmpeg import (
     run_ffmpeg_into,
     video_encode_flags,
 )
+from .tags import TAG_TOP, tag_fades, write_tag
 
-RENDERER_VERSION = "video-preview@3"  # bump whenever the bytes a given input produces change (3: faces)
+RENDERER_VERSION = "video-preview@3"  # bump whenever the bytes a given input produces change (3: faces, name tags, floors, time-of-day grades)
 
 PAN_MARGIN = 0.15  # pans travel over a background 15 % wider than the frame
 PUSH_ZOOM = 0.12  # push_in ends 12 % closer than it starts
@@ -108,8 +109,9 @@ def shot_render_key(shot: Shot, plan: RenderPlan) -> str:
         entry = plan.asset(asset_id)
         if entry is None or entry.status != "resolved":
             assets[asset_id] = None
-        else:
-            assets[asset_id] = [entry.sha256, entry.face.model_dump(mode="json") if entry.face else None]
+        else:  # the bytes, and what the plan says about them that changes the picture
+            assets[asset_id] = [entry.sha256, *(entry.model_dump(mode="json", include={"face", "floor", "time_of_day"})
+                                                .values())]
     payload = {
         "renderer": RENDERER_VERSION,
         "ffmpeg": ffmpeg_version(),
@@ -221,12 +223,19 @@ def character_layout(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path])
     else:
         lo = max(0.12, 0.5 - 0.125 * n)
         centres = [lo + (1 - 2 * lo) * i / (n - 1) for i in range(n)]
-    x0 = (canvas_width(shot, plan) - W) / 2
+    CW = canvas_width(shot, plan)
+    x0 = (CW - W) / 2
+    xs = [x0 + c * W for c in centres]
+    floor = _floor_on_canvas(shot, plan, asset_paths, CW, layout) if layout.char_bottom <= 1.02 else None
+    if floor is not None:  # feet in view: stand on the floor, not on the sea
+        a, b = max(floor[0] + char_h * 0.12, x0 + 0.08 * W), min(floor[1] - char_h * 0.12, x0 + 0.92 * W)
+        if a < b and not all(a <= x <= b for x in xs):
+            xs = [(a + b) / 2] if n == 1 else [a + (b - a) * (i + 0.5) / n for i in range(n)]
     out = []
     for i, cid in enumerate(shot.characters):
         asset_id = character_image_id(shot, plan, cid)
         path = _resolved_path(plan, asset_id, asset_paths, shot.id)
-        cx = round(x0 + centres[i] * W)
+        cx = round(xs[i])
         if path is None:
             out.append(Placement(cid, asset_id, None, cx, bottom, 0, char_h))
             continue
@@ -240,6 +249,36 @@ def character_layout(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path])
         face = face_box(rig, cx - char_w / 2, bottom - char_h, char_w / iw, char_h / ih) if rig else None
         out.append(Placement(cid, asset_id, path, cx, bottom, char_w, char_h, rig, face))
     return out
+
+
+def _floor_on_canvas(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path], CW: int,
+                     layout: FramingLayout) -> tuple[float, float] | None:
+    """The background's floor (ResolvedAsset.floor) in canvas pixels, as the background chain scales and crops it."""
+    entry = plan.asset(background_asset_id(shot))
+    path = _resolved_path(plan, background_asset_id(shot), asset_paths, shot.id)
+    if entry is None or entry.floor is None or path is None:
+        return None
+    with Image.open(path) as im:
+        iw, ih = im.size
+    zw, zh = _even(CW * layout.bg_zoom), _even(plan.height * layout.bg_zoom)
+    sw = max(zw, zh * iw / ih)  # force_original_aspect_ratio=increase, then a centred crop to CW
+    return (entry.floor[0] * sw - (sw - CW) / 2, entry.floor[1] * sw - (sw - CW) / 2)
+
+
+# The light of a shot whose background shows another time (RGB channel gains: integer LUTs in ffmpeg, deterministic).
+GRADES = {
+    "night": "colorchannelmixer=rr=0.42:gg=0.47:bb=0.70",
+    "dusk": "colorchannelmixer=rr=1.0:gg=0.80:bb=0.66",
+    "dawn": "colorchannelmixer=rr=0.98:gg=0.88:bb=0.90",
+    "day": "colorchannelmixer=rr=1.30:gg=1.30:bb=1.22",
+}
+
+
+def background_grade(shot: Shot, plan: RenderPlan) -> str | None:
+    """The grade filter for the shot's background, or None when it already shows the shot's time of day."""
+    entry = plan.asset(background_asset_id(shot))
+    shows = (entry.time_of_day if entry is not None else None) or "day"
+    return None if shows == shot.time_of_day else GRADES[shot.time_of_day]
 
 
 def _resolved_path(plan: RenderPlan, asset_id: str, asset_paths: dict[str, Path], shot_id: str) -> Path | None:
@@ -310,9 +349,10 @@ def build_shot_chain(
     if bg_path is not None:
         src = gb.add_image(bg_path, f"{tag}_bg")
         zw, zh = _even(CW * layout.bg_zoom), _even(CH * layout.bg_zoom)
+        grade = background_grade(shot, plan)
         chains.append(
             f"{src}format=rgb24,scale=w={zw}:h={zh}:force_original_aspect_ratio=increase:flags=lanczos,"
-            f"crop={CW}:{CH},setsar=1[{tag}_bg]"
+            f"crop={CW}:{CH},{grade + ',' if grade else ''}setsar=1[{tag}_bg]"
         )
     else:
         text = gb.text_file(f"{tag}_bg", f"MISSING ASSET {bg_id}")
@@ -328,7 +368,8 @@ def build_shot_chain(
 
     # Characters, spread left to right across the central W-wide view, composited onto the single frame.
     faces: list[tuple[str, Placement]] = []
-    for i, p in enumerate(character_layout(shot, plan, asset_paths)):
+    places = character_layout(shot, plan, asset_paths)
+    for i, p in enumerate(places):
         label = f"{tag}_c{i}"
         if p.path is not None:
             src = gb.add_image(p.path, label)
@@ -358,6 +399,27 @@ def build_shot_chain(
         chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
                       f"format=yuva420p,settb=1/{fps},setpts=N[{name}]")
         chains.append(f"{still}[{name}]overlay=x={box.x}:y={box.y}:format=yuv420:eval=init[{name}_on]")
+        still = f"[{name}_on]"
+    # Name tags over the heads of the characters this shot introduces (on the chest when the head is out of frame),
+    # fading in and out; a tag that would cover another's moves up.
+    placed: list[tuple[int, int, int, int]] = []
+    for i, p in enumerate(places):
+        if p.character_id not in shot.introduces:
+            continue
+        name = f"{tag}_t{i}"
+        file, tw, th = write_tag(gb.workdir, name, shot.introduces[p.character_id], H)
+        src = gb.add_image(gb.workdir / file, name)
+        x = min(max(round(p.cx - tw / 2), H // 40), CW - tw - H // 40) // 2 * 2
+        above = p.bottom - p.h - th - H // 60
+        y = above if above >= H // 16 else round(H * TAG_TOP)
+        while any(x < bx + bw and bx < x + tw and y < by + bh and by < y + th for bx, by, bw, bh in placed):
+            y -= th + H // 90
+        y = max(0, y) // 2 * 2
+        placed.append((x, y, tw, th))
+        chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+                      f"format=yuva420p,loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N,"
+                      f"{tag_fades(frames, fps)}[{name}]")
+        chains.append(f"{still}[{name}]overlay=x={x}:y={y}:format=yuv420:eval=init[{name}_on]")
         still = f"[{name}_on]"
     out = f"[{tag}_v]"
     if movement in ("pan_left", "pan_right", "push_in", "ken_burns"):

@@ -17,6 +17,7 @@ from engines.media import (
     placeholders,
     remaining_budget,
 )
+from engines.media.settings import project_vocabulary
 from resources import NaosHome, NaosProject
 from schemas import AssetManifest, RenderPlan, canonical_json, sha256_bytes
 
@@ -49,12 +50,13 @@ def build_resolver(project: NaosProject, proj, naos: NaosHome, budget_usd: float
     """The project's resolver (library, registry cache, configured sources); a source that cannot be loaded is bad
     input naming the project file and `assets.sources[i]` (exit 2)."""
     try:
-        sources = load_sources(proj.assets.sources, generate_missing=proj.assets.generate_missing)
+        vocab = project_vocabulary(proj.assets.setting_words)
+        sources = load_sources(proj.assets.sources, generate_missing=proj.assets.generate_missing, vocab=vocab)
     except PluginError as exc:
         raise Failure(f"{project.project_file}: {exc}", metadata={"naos/exit_code": EXIT_BAD_INPUT},
                       allow_retries=False) from None
     return Resolver(project.library(proj), store=naos.registry(), sources=sources,
-                    external_ttl_days=proj.assets.external_ttl_days, budget_usd=budget_usd)
+                    external_ttl_days=proj.assets.external_ttl_days, budget_usd=budget_usd, vocab=vocab)
 
 
 class RenderPlanConfig(Config):
