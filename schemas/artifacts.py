@@ -92,6 +92,9 @@ class Shot(NaosModel):
     lines: list[ShotLine] = Field(default_factory=list)
     audio_intent: AudioIntent = Field(default_factory=AudioIntent)
     time_of_day: TimeOfDay = Field("day", description="the scene's light, from its time's words")
+    title: list[str] = Field(default_factory=list, description="the episode's title lines, shown over its opening shot")
+    ends_scene: bool = Field(False, description="the scene's last shot: the picture dips to black at its end (and "
+                                                "up from black at the next scene's establishing shot)")
     introduces: dict[str, str] = Field(default_factory=dict, description="character id -> name, for those seen "
                                                                         "here for the first time in the episode "
                                                                         "(a name tag)")
@@ -338,7 +341,8 @@ class RenderOutput(Artifact):
                                                                          "ffmpeg build), not its inputs")
     quality_checks: list[QualityCheck] = Field(default_factory=list)
     credits: FileRef | None = Field(None, description="credits.txt: every asset with its licence and attribution")
-    end_card_s: float = Field(0.0, ge=0, description="length of the attribution end card at the end of the video")
+    end_card_s: float = Field(0.0, ge=0, description="length of the end card (series, episode, any CC-BY credits) at "
+                                                    "the end of the video")
     rights: RightsReport | None = Field(None, description="§25.4 rights gate, before any override")
 
 

@@ -156,7 +156,7 @@ def test_render_is_voiced_mixed_and_checked(first_render):
     assert [row["line_id"] for row in summary["listening"]] == [t["line_id"] for t in voice["takes"]]
     output = json.loads((out / "RenderOutput.json").read_text())
     assert output["rights"] == {"passed": True, "issues": [], "attributions": [], "override": None}
-    assert output["end_card_s"] == 0  # no CC-BY asset, no end card
+    assert output["end_card_s"] == 4.0  # the series and the episode; no CC-BY asset, so no credits on it
     credits = (out / "credits.txt").read_text()
     assert "background:harbor: generated_local" in credits
     assert "Mara Quill: synthetic voice bf_emma (kokoro, kokoro-v1.0.int8 6e742170d309); Kokoro-82M" in credits

@@ -252,3 +252,21 @@ def frames_of_size(video: Path, w: int, h: int) -> np.ndarray:
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                          check=True, capture_output=True).stdout
     return np.frombuffer(raw, dtype=np.uint8).reshape(-1, h, w, 3).astype(np.int16)
+
+
+def test_scenes_dip_through_black_and_the_episode_opens_on_its_title(tmp_path, face_assets):
+    shot = wide_shot(template="establishing", framing="establishing", duration_s=4.0, ends_scene=True,
+                     title=["Episode 1", "The Dark Lamp"])
+    out = tmp_path / "open.mp4"
+    render_shot(shot, face_plan(), face_assets, out)
+    frames = frames_of(out)
+    lum = frames.mean(axis=(1, 2, 3))
+    assert lum[0] < 20 and lum[-1] < 20 and lum[len(frames) // 2] > 50, (lum[0], lum[len(frames) // 2], lum[-1])
+    # the title's white letters are on screen at 1.5 s
+    assert (frames[round(1.5 * FPS)].min(axis=2) > 220).sum() > 200
+    plain = tmp_path / "plain.mp4"
+    render_shot(shot.model_copy(update={"title": [], "ends_scene": False, "template": "action"}), face_plan(),
+                face_assets, plain)
+    lum_plain = frames_of(plain).mean(axis=(1, 2, 3))
+    assert abs(lum_plain[0] - lum_plain[-1]) < 1 and lum_plain[0] > 50  # a cut: no dip, no title
+    assert (frames_of(plain)[round(1.5 * FPS)].min(axis=2) > 220).sum() == 0

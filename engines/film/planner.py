@@ -162,10 +162,16 @@ def plan_shots(script: Script, speech: dict[str, float] | None = None,
             ))
     shots = [s.model_copy(update={"lines": [ln.model_copy(update={"mouth": mouths.get(ln.line_id, "")})
                                              for ln in s.lines]}) if s.lines else s for s in shots]
+    for i, shot in enumerate(shots):  # a dip to black between scenes
+        if i + 1 == len(shots) or shots[i + 1].scene_id != shot.scene_id:
+            shots[i] = shot.model_copy(update={"ends_scene": True})
+    if shots:  # the title over the opening shot
+        shots[0] = shots[0].model_copy(update={"title": [f"Episode {script.episode_number}", script.title]})
     seen: set[str] = set()
     for i, shot in enumerate(shots):  # a name tag where each character first appears
-        new = {c: names[c] for c in shot.characters if c not in seen and c in names}
-        seen.update(shot.characters)
+        later = {c for s in shots[i + 1:] if s.scene_id == shot.scene_id for c in s.characters} if shot.title else set()
+        new = {c: names[c] for c in shot.characters if c not in seen and c in names and c not in later}
+        seen.update(c for c in shot.characters if c not in later)  # the title shot leaves its tags to the next shot
         if new:
             shots[i] = shot.model_copy(update={"introduces": new})
     total = round(sum(s.duration_s for s in shots), 3)

@@ -35,7 +35,7 @@ from .ffmpeg import (
     run_ffmpeg_into,
     video_encode_flags,
 )
-from .tags import TAG_TOP, tag_fades, write_tag
+from .tags import TAG_TOP, TITLE_S, dips, draw_title, tag_fades, title_fades, write_tag
 
 RENDERER_VERSION = "video-preview@3"  # bump whenever the bytes a given input produces change (3: faces, name tags, floors, time-of-day grades)
 
@@ -416,16 +416,31 @@ def build_shot_chain(
             y -= th + H // 90
         y = max(0, y) // 2 * 2
         placed.append((x, y, tw, th))
+        after = TITLE_S[1] + 0.2 if shot.title else 0.0  # tags wait for the title to go
         chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
                       f"format=yuva420p,loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N,"
-                      f"{tag_fades(frames, fps)}[{name}]")
+                      f"{tag_fades(frames, fps, after)}[{name}]")
         chains.append(f"{still}[{name}]overlay=x={x}:y={y}:format=yuv420:eval=init[{name}_on]")
         still = f"[{name}_on]"
     out = f"[{tag}_v]"
+    moved = f"[{tag}_cam]"
     if movement in ("pan_left", "pan_right", "push_in", "ken_burns"):
-        chains.append(f"{still}{_camera_filter(movement, W, H, CW, frames)},crop={W}:{H}:0:0{out}")
+        chains.append(f"{still}{_camera_filter(movement, W, H, CW, frames)},crop={W}:{H}:0:0{moved}")
     else:
-        chains.append(f"{still}null{out}")
+        chains.append(f"{still}null{moved}")
+    if shot.title:  # screen-fixed, over the moving picture
+        name = f"{tag}_title"
+        img = draw_title(shot.title, W, H)
+        img.save(gb.workdir / f"{name}.png", format="PNG", compress_level=6)
+        src = gb.add_image(gb.workdir / f"{name}.png", name)
+        chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+                      f"format=yuva420p,loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N,"
+                      f"{title_fades(frames, fps)}[{name}]")
+        y = round(H * 0.40 - img.height / 2) // 2 * 2
+        chains.append(f"{moved}[{name}]overlay=x=0:y={y}:format=yuv420:eval=init[{name}_on]")
+        moved = f"[{name}_on]"
+    dip = dips(frames, fps, into=shot.template == "establishing", out_of=shot.ends_scene)
+    chains.append(f"{moved}{dip or 'null'}{out}")
     return out, frames
 
 

@@ -51,9 +51,58 @@ def write_tag(workdir: Path, name: str, text: str, height: int) -> tuple[str, in
     return file, img.width, img.height
 
 
-def tag_fades(frames: int, fps: int) -> str:
-    """ffmpeg filters that fade the looped tag in at SHOW_S[0] and out by SHOW_S[1] (or the shot's end)."""
-    end = min(SHOW_S[1], frames / fps - FADE_S)
-    start = min(SHOW_S[0], max(0.0, end - 1.0))
+def tag_fades(frames: int, fps: int, after: float = 0.0) -> str:
+    """ffmpeg filters that fade the looped tag in at SHOW_S[0] (or `after`, when a title is on screen first) and out
+    3 s later (or by the shot's end)."""
+    end = min(after + SHOW_S[1], frames / fps - FADE_S)
+    start = min(after + SHOW_S[0], max(0.0, end - 1.0))
     return (f"fade=t=in:st={start:.3f}:d={FADE_S}:alpha=1,"
             f"fade=t=out:st={max(start + FADE_S, end - FADE_S):.3f}:d={FADE_S}:alpha=1")
+
+
+TITLE_S = (0.3, 3.0)  # the title over the opening shot: on screen from/to, seconds
+DIP_S = 0.4  # a dip to black between scenes: this long out of the last shot, this long into the next
+
+
+def draw_title(lines: list[str], width: int, height: int) -> Image.Image:
+    """The episode's title over its opening shot: a small kicker ("Episode 1") above the title, centred on a soft dark
+    band across the frame. RGBA, width × even height."""
+    kicker_font = ImageFont.truetype(str(FONT_FILE), size=max(10, round(height * 0.036)),
+                                     layout_engine=ImageFont.Layout.BASIC)
+    title_font = ImageFont.truetype(str(FONT_FILE), size=max(14, round(height * 0.075)),
+                                    layout_engine=ImageFont.Layout.BASIC)
+    *kickers, title = lines if lines else [""]
+    kicker = " · ".join(kickers).upper()
+    while title_font.size > 14 and title_font.getlength(title) > width * 0.86:
+        title_font = title_font.font_variant(size=title_font.size - 2)
+    ka, kd = kicker_font.getmetrics()
+    ta, td = title_font.getmetrics()
+    gap, pad = height // 90, height // 30
+    band = pad + (ka + kd + gap if kicker else 0) + ta + td + pad
+    band += band % 2
+    img = Image.new("RGBA", (width, band), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    for y in range(band):  # darkest in the middle, fading out at the band's edges (integer alpha)
+        edge = min(y, band - 1 - y)
+        d.line([(0, y), (width, y)], fill=(8, 10, 14, min(170, 170 * edge // max(1, pad))))
+    y = pad
+    if kicker:
+        d.text(((width - round(kicker_font.getlength(kicker))) // 2, y), kicker, font=kicker_font, fill=ACCENT)
+        y += ka + kd + gap
+    d.text(((width - round(title_font.getlength(title))) // 2, y), title, font=title_font, fill=TEXT)
+    return img
+
+
+def title_fades(frames: int, fps: int) -> str:
+    end = min(TITLE_S[1], frames / fps - FADE_S)
+    start = min(TITLE_S[0], max(0.0, end - 1.0))
+    return (f"fade=t=in:st={start:.3f}:d={FADE_S * 2}:alpha=1,"
+            f"fade=t=out:st={max(start + FADE_S, end - FADE_S * 2):.3f}:d={FADE_S * 2}:alpha=1")
+
+
+def dips(frames: int, fps: int, into: bool, out_of: bool) -> str:
+    """fade filters for a dip up from black at a scene's start and down to black at its end ('' for neither)."""
+    d = min(DIP_S, frames / fps / 4)
+    parts = ([f"fade=t=in:st=0:d={d:.3f}"] if into else []) + \
+        ([f"fade=t=out:st={frames / fps - d:.3f}:d={d:.3f}"] if out_of else [])
+    return ",".join(parts)

@@ -212,11 +212,12 @@ def render_output(context: AssetExecutionContext, project: NaosProject, naos: Na
             tmpdir = Path(tmp)
             mix = registry.path(episode_audio.mix.sha256)
             clips = [registry.path(c.sha256) for c in shot_clips.clips]
-            card_frames = 0
-            if rights.attributions:  # §25: CC-BY credits shown on screen, on a card after the last shot
-                card_frames = render_end_card("Credits", rights.attributions, end_card_seconds(len(rights.attributions)),
-                                              render_plan, tmpdir / "end_card.mp4")
-                clips.append(tmpdir / "end_card.mp4")
+            # the end card: the series and the episode, then any CC-BY credits (§25: shown on screen)
+            episode_title = shot_list.shots[0].title[-1] if shot_list.shots[0].title else episode
+            lines = [episode_title, *(["", "Credits", *rights.attributions] if rights.attributions else [])]
+            card_frames = render_end_card(proj.title, lines, end_card_seconds(len(rights.attributions)),
+                                          render_plan, tmpdir / "end_card.mp4")
+            clips.append(tmpdir / "end_card.mp4")
             info = concat_clips(clips, tmpdir / "episode.mp4", render_plan, audio_path=mix)
             names = {c.id: c.name for c in proj.characters} | {NARRATOR: "Narrator"}
             (tmpdir / "credits.txt").write_text(credits_text(proj.title, episode, render_plan.assets,
