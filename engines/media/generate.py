@@ -1,10 +1,12 @@
 """The resolver's local generative fallback (seed §9 step 4): stylised stills drawn from an asset's words, offline.
 
 generate(kind, asset_id, name, description) -> (png bytes, "image/png")
-  background  an opaque 16:9 backdrop: palette from the description's words (sea, cave, inn, forest, desert, storm,
-              night, dusk, …; otherwise a hue from its sha256), sky/ground gradients, a horizon, a few motif shapes,
-              a vignette and the place's name as a small caption
-  character   an RGBA standing figure (1:2) tinted by the description's colour words, with a name label
+  background  an opaque 16:9 backdrop: the kind of place from its name and description (settings.yaml: interior,
+              cave, sea, forest, …; otherwise a hue from its sha256), light and weather from its words (night, dusk,
+              storm, fog, …), sky/ground gradients, a horizon, a few motif shapes (a sea has a near shore or jetty to
+              stand on: background_floor), a vignette and the place's name as a small caption
+  character   an RGBA standing figure (1:2) with a face (eyes, brows, a closed mouth; character_face says where),
+              tinted by the description's colour words
   prop        an RGBA plate: a simple shape for the prop (lamp, book, key, bottle, blade, chest, coin, …) and its name
   title/card  an opaque title card
 Other kinds (music, sfx) raise ValueError: the caller tries its next source.
@@ -685,8 +687,8 @@ def _box(w: int, h: int, x0: float, y0: float, x1: float, y1: float) -> list[int
 
 
 def generate_character_plate(asset_id: str, name: str, description: str, height: int = 1200) -> bytes:
-    """An RGBA PNG (about 1:2, transparent around the figure): a stylised standing figure tinted by the description's
-    colour words (first: coat, second: trousers; "<colour> hair" tints the hair), `name` on a label near the bottom."""
+    """An RGBA PNG (about 1:2, transparent around the figure): a stylised standing figure with a face, tinted by the
+    description's colour words (first: coat, second: trousers; "<colour> hair" tints the hair; "bearded" a beard)."""
     width = max(16, (height // 2) // 2 * 2)
     _check_size("character plate", width, height)
     words = _words(description)
@@ -754,11 +756,8 @@ def generate_character_plate(asset_id: str, name: str, description: str, height:
     # light from the left: shade the right third (colour only, so the outline is unchanged)
     pl.detail("rectangle", [round(w * 0.56), 0, w, h], (0, 0, 0, 34))
 
-    plate = pl.image()
-    _label(plate, name or asset_id, anchor="bottom-center", size=max(8, round(height / 34)),
-           max_width=width * 9 // 10, margin=max(2, round(height / 120)), fg=(240, 240, 236), bg=(18, 20, 24),
-           alpha=200)  # fmt: skip
-    return png_bytes(plate)
+    # no name on the plate: the renderer shows a readable name tag where the character first appears
+    return png_bytes(pl.image())
 
 
 BEARD = {"beard", "bearded"}
