@@ -51,6 +51,15 @@ class RenderProfileSettings(NaosModel):
                                           "{establishing: ken_burns}")
 
 
+# What each local profile means when a project names it without settings (seed 004 §11): the fast 720p preview, and
+# the 1080p standard render with richer camera motion. A project's own settings for a profile override these.
+PROFILE_DEFAULTS: dict[str, dict] = {
+    "preview_local": {},
+    "standard_local": {"width": 1920, "height": 1080, "fps": 24,
+                       "motion": {"establishing": "ken_burns", "wide": "push_in", "two_shot": "push_in"}},
+}
+
+
 class CostPolicy(NaosModel):
     """§12.4: what a project may spend. The run and episode caps stop paid external asset sources before they are
     asked; resolution then falls back to local generation (docs/ASSETS.md, "Budget")."""
@@ -248,7 +257,9 @@ class Project(Artifact):
     target_duration_s: DurationWindow
     # the names a RenderPlan knows (§5.8); another name would pass here and fail the render
     render_profiles: dict[Profile, RenderProfileSettings] = Field(
-        default_factory=lambda: {"preview_local": RenderProfileSettings()}
+        default_factory=lambda: {name: RenderProfileSettings(**d) for name, d in PROFILE_DEFAULTS.items()},
+        description="profile -> its settings; preview_local and standard_local are always there, with their "
+                    "defaults (PROFILE_DEFAULTS) under what a project sets",
     )
     continuity_mode: Literal["standard", "strict"] = "standard"
     cost_policy: CostPolicy = Field(default_factory=CostPolicy)
@@ -272,9 +283,19 @@ class Project(Artifact):
     @field_validator("render_profiles", mode="before")
     @classmethod
     def _names_or_settings(cls, value):
-        # `render_profiles: [preview_local]` means those profiles with default settings.
+        # `render_profiles: [preview_local]` means those profiles with default settings; a profile's settings are
+        # its defaults with the project's on top; the local profiles are there even when the project leaves them out
         if isinstance(value, list):
-            return {str(name): {} for name in value}
+            value = {str(name): {} for name in value}
+        if isinstance(value, dict):
+            given = {k: (v if v is not None else {}) for k, v in value.items()}
+            merged = {name: dict(d) for name, d in PROFILE_DEFAULTS.items()}
+            for name, settings in given.items():
+                if isinstance(settings, dict):
+                    merged[name] = {**merged.get(name, {}), **settings}
+                else:
+                    merged[name] = settings
+            return merged
         return value
 
     @field_validator("pronunciations", mode="before")

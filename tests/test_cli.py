@@ -191,6 +191,26 @@ def test_speakers_talk_in_the_pilot(first_render):
         assert c.before < 2.0 and c.during > 8.0, c
 
 
+def test_standard_profile_changes_only_the_render_plan(first_render):
+    """`--profile standard_local`: 1080p with richer camera motion, the speakers still talking; Script, ShotList,
+    canon and the voice-over are the preview's, byte for byte (§11: a profile is a RenderPlan choice)."""
+    import av
+
+    out = first_render / "standard"
+    result = naos("render", "--project", str(PILOT / "project.yaml"), "--episode", "s01e01", "--profile",
+                  "standard_local", "--out", str(out), home=first_render / "home", default_voices=True)
+    assert result.returncode == 0, result.stderr
+    preview = first_render / "out"
+    for name in ("Script.json", "ShotList.json", "Canon.json", "CanonDiff.json", "VoiceOver.json", "episode.srt"):
+        assert (out / name).read_bytes() == (preview / name).read_bytes(), name
+    plan = json.loads((out / "RenderPlan.json").read_text())
+    assert (plan["profile"], plan["width"], plan["height"]) == ("standard_local", 1920, 1080)
+    with av.open(str(out / "episode.mp4")) as mp4:
+        assert (mp4.streams.video[0].width, mp4.streams.video[0].height) == (1920, 1080)
+    checks = mouth_checks(out, PILOT / "library", first_render / "home")
+    assert checks and all(c.before < 2.0 and c.during > 8.0 for c in checks), checks
+
+
 def test_rerun_is_all_cache_hits(first_render):
     out = first_render / "rerun"
     result = render(PILOT / "project.yaml", out, first_render / "home", default_voices=True)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +274,52 @@ def test_scenes_dip_through_black_and_the_episode_opens_on_its_title(tmp_path, f
     lum_plain = frames_of(plain).mean(axis=(1, 2, 3))
     assert abs(lum_plain[0] - lum_plain[-1]) < 1 and lum_plain[0] > 50  # a cut: no dip, no title
     assert (frames_of(plain)[round(1.5 * FPS)].min(axis=2) > 220).sum() == 0
+
+
+# ---- both local profiles: everything above in one shot, byte-identical twice and on one core ---------------------
+
+
+def everything_shot() -> Shot:
+    return talking_shot(3.0).model_copy(update={
+        "template": "establishing", "framing": "two_shot", "movement": "push_in", "time_of_day": "dusk",
+        "ends_scene": True, "title": ["Episode 2", "Tracks in the Pines"], "introduces": {"mara": "Mara Quill"}})
+
+
+def profile_plan(profile: str) -> RenderPlan:
+    from schemas.project import PROFILE_DEFAULTS, RenderProfileSettings
+
+    settings = RenderProfileSettings(**PROFILE_DEFAULTS[profile])
+    plan = face_plan().model_copy(update={"profile": profile, "width": settings.width, "height": settings.height,
+                                          "fps": settings.fps, "motion": dict(settings.motion)})
+    plan.captions.burn_in = True
+    return plan
+
+
+RENDER_IN_A_PROCESS = """
+import json, sys; from pathlib import Path
+from engines.video import render_shot
+from schemas.artifacts import RenderPlan, Shot
+s = json.loads(Path(sys.argv[1]).read_text())
+render_shot(Shot.model_validate(s['shot']), RenderPlan.model_validate(s['plan']),
+            {k: Path(v) for k, v in s['assets'].items()}, Path(s['out']))
+"""
+
+
+@pytest.mark.parametrize("profile, size", [("preview_local", (1280, 720)), ("standard_local", (1920, 1080))])
+def test_both_profiles_render_byte_identically_twice_and_on_one_core(tmp_path, face_assets, profile, size):
+    shot, plan = everything_shot(), profile_plan(profile)
+    assert (plan.width, plan.height) == size
+    first, again = tmp_path / "first.mp4", tmp_path / "again.mp4"
+    render_shot(shot, plan, face_assets, first)
+    render_shot(shot, plan, face_assets, again)
+    assert first.read_bytes() == again.read_bytes()
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"shot": shot.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
+                                "assets": {k: str(v) for k, v in face_assets.items()},
+                                "out": str(tmp_path / "one_core.mp4")}))
+    root = Path(__file__).resolve().parents[1]
+    taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    proc = subprocess.run([*taskset, sys.executable, "-c", RENDER_IN_A_PROCESS, str(spec)], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "one_core.mp4").read_bytes() == first.read_bytes()

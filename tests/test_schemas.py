@@ -713,11 +713,13 @@ def test_render_profile_settings_are_checked(tmp_path: Path):
 
 
 def test_render_profiles_as_list_of_names(tmp_path: Path):
+    from schemas.project import PROFILE_DEFAULTS
+
     data = pilot_project_data()
     data["render_profiles"] = ["preview_local", "standard_local"]
     project = load_yaml_model(write_yaml(tmp_path / "project.yaml", data), Project)
     assert project.render_profiles == {"preview_local": RenderProfileSettings(),
-                                       "standard_local": RenderProfileSettings()}
+                                       "standard_local": RenderProfileSettings(**PROFILE_DEFAULTS["standard_local"])}
     assert project.render_profiles["preview_local"].width == 1280
 
 
@@ -725,7 +727,7 @@ def test_render_profiles_default(tmp_path: Path):
     data = pilot_project_data()
     del data["render_profiles"]
     project = load_yaml_model(write_yaml(tmp_path / "project.yaml", data), Project)
-    assert list(project.render_profiles) == ["preview_local"]
+    assert list(project.render_profiles) == ["preview_local", "standard_local"]
 
 
 # ---- outlines: schema errors and check_outline, through the real loader ------------------------
@@ -911,3 +913,22 @@ def test_a_render_profile_the_render_plan_does_not_know_is_bad_input(pilot):
     data["render_profiles"] = {"fancy": {}}
     with pytest.raises(InputError, match=r"project.yaml: render_profiles.fancy.\[key\]: Input should be 'preview_local'"):
         validate_as(CONTRACTS["Project"], data, "project.yaml")
+
+
+def test_local_profiles_are_always_there_with_their_defaults_under_the_projects_settings():
+    from schemas.project import Project
+
+    data = pilot_project_data()
+    pilot = Project.model_validate(data)
+    assert (pilot.render_profiles["preview_local"].width, pilot.render_profiles["preview_local"].motion) == (
+        1280, {"establishing": "ken_burns"})  # the pilot's own settings
+    standard = pilot.render_profiles["standard_local"]  # not in the pilot's file: the defaults
+    assert (standard.width, standard.height, standard.fps) == (1920, 1080, 24) and standard.motion["two_shot"] == "push_in"
+    data["render_profiles"] = {"standard_local": {"fps": 30}}  # a project's setting over the default's others
+    mine = Project.model_validate(data).render_profiles
+    assert (mine["standard_local"].width, mine["standard_local"].fps) == (1920, 30)
+    assert mine["preview_local"].width == 1280
+    data["render_profiles"] = ["standard_local"]
+    assert Project.model_validate(data).render_profiles["standard_local"].height == 1080
+    data.pop("render_profiles")
+    assert set(Project.model_validate(data).render_profiles) == {"preview_local", "standard_local"}
