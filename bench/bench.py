@@ -3,7 +3,8 @@
 Both are measured side by side in this one run, on this machine; the ratio is what docs/PERFORMANCE.md records.
 Voices: the default first (the project's voices, Kokoro, with the listening test on), rendered cold (a fresh
 NAOS_HOME), re-run all cached, and re-rendered after a one-line edit (warm: every other take from the cache); then the
-draft voices (NAOS_VOICE_ENGINE=espeak-ng, NAOS_LISTENING_TEST=0) cold and after the same edit, unless --no-draft.
+draft voices (NAOS_VOICE_ENGINE=espeak-ng, NAOS_LISTENING_TEST=0) cold and after the same edit, and the same episode
+cold at `--profile standard_local` (1080p), unless --no-draft.
 `--workers2` adds a cold render with the multiprocess executor (in the draft voices, when they run).
 """
 
@@ -63,13 +64,20 @@ DEFAULT = {}  # the project decides: its Kokoro voices, the listening test on
 DRAFT = {"NAOS_VOICE_ENGINE": "espeak-ng", "NAOS_LISTENING_TEST": "0"}  # the quick draft (and the test suite's)
 
 
-def run_pipeline(project: Path, home: Path, out: Path, workers: int = 1, voices: dict[str, str] = DEFAULT) -> float:
+def run_pipeline(project: Path, home: Path, out: Path, workers: int = 1, voices: dict[str, str] = DEFAULT,
+                 profile: str = "preview_local") -> float:
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and k not in VOICE_SWITCHES}
     env.update(voices, NAOS_HOME=str(home))
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "naos_assets.cli", "render", "--project", str(project), "--episode",
-                    "s01e01", "--out", str(out), "--workers", str(workers)], cwd=ROOT, env=env, check=True)
+                    "s01e01", "--out", str(out), "--workers", str(workers), "--profile", profile], cwd=ROOT, env=env,
+                   check=True)
     return time.perf_counter() - started
+
+
+def clips_s(out: Path) -> float:
+    """Seconds the run spent rendering shot clips (the part a profile changes)."""
+    return round(sum(d for stage, d in stages(out).items() if "render_shot_clip[" in stage), 1)
 
 
 def run_floor(pipeline_out: Path, project: Path, out: Path, home: Path) -> float:
@@ -192,6 +200,19 @@ def main() -> int:
         }
         result["default_over_draft"] = {"cold": round(pipeline_s / draft_s, 2),
                                         "edit_rerender": round(edit_s / draft_edit_s, 2)}
+        # issue 16: standard_local (1080p, richer motion) against preview_local, the same episode, both cold
+        standard_project = make_project(work / "project-standard", args.scenes)
+        print("bench: standard_local (1080p), draft voices, fresh NAOS_HOME ...", flush=True)
+        standard_s = run_pipeline(standard_project, work / "home-standard", work / "out-standard", voices=DRAFT,
+                                  profile="standard_local")
+        result["standard"] = {
+            "profile": "standard_local (1920x1080, ken_burns openings, push-ins on wide and two-shots)",
+            "pipeline_s": round(standard_s, 1),
+            "over_preview": round(standard_s / draft_s, 2),
+            "clips_s": clips_s(work / "out-standard"),
+            "preview_clips_s": clips_s(work / "out-draft"),
+            "clips_over_preview": round(clips_s(work / "out-standard") / max(0.1, clips_s(work / "out-draft")), 2),
+        }
     if args.workers2:
         voices, base = (DEFAULT, work / "out") if args.no_draft else (DRAFT, work / "out-draft")
         label = "default" if args.no_draft else "draft"
