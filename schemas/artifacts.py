@@ -8,7 +8,8 @@ from pydantic import Field, field_validator
 
 from .base import Artifact, NaosModel
 
-Framing = Literal["establishing", "wide", "medium", "two_shot", "close_up"]
+Framing = Literal["establishing", "wide", "medium", "two_shot", "over_shoulder", "close_up"]
+Pose = Literal["standing", "lying", "turned_away"]
 Movement = Literal["static", "pan_left", "pan_right", "push_in", "ken_burns"]
 Profile = Literal["preview_local", "standard_local", "hq_providerX"]
 TimeOfDay = Literal["day", "dawn", "dusk", "night"]
@@ -93,6 +94,8 @@ class Shot(NaosModel):
     audio_intent: AudioIntent = Field(default_factory=AudioIntent)
     time_of_day: TimeOfDay = Field("day", description="the scene's light, from its time's words")
     title: list[str] = Field(default_factory=list, description="the episode's title lines, shown over its opening shot")
+    poses: dict[str, Pose] = Field(default_factory=dict, description="character id -> pose, from the action's verbs "
+                                                                     "(standing when absent)")
     ends_scene: bool = Field(False, description="the scene's last shot: the picture dips to black at its end (and "
                                                 "up from black at the next scene's establishing shot)")
     introduces: dict[str, str] = Field(default_factory=dict, description="character id -> name, for those seen "

@@ -45,7 +45,7 @@ class RenderProfileSettings(NaosModel):
     fps: int = Field(24, gt=0, le=120)
     burn_in_captions: bool = True
     speaker_labels: bool = Field(True, description='captions read "Name: line"; false: the line alone')
-    motion: dict[Literal["establishing", "wide", "medium", "two_shot", "close_up"],
+    motion: dict[Literal["establishing", "wide", "medium", "two_shot", "over_shoulder", "close_up"],
                  Literal["static", "pan_left", "pan_right", "push_in", "ken_burns"]] = Field(
         default_factory=dict, description="per framing, a motion template replacing the planner's, e.g. "
                                           "{establishing: ken_burns}")
@@ -102,6 +102,8 @@ class SettingWords(NaosModel):
                                                                           "[greenhouse]}")
     times: dict[Literal["day", "dawn", "dusk", "night"], list[str]] = Field(
         default_factory=dict, description="light -> words of a scene's time, e.g. {night: [curfew]}")
+    poses: dict[Literal["lying", "turned_away"], list[str]] = Field(
+        default_factory=dict, description="pose -> words of an action beat, e.g. {lying: [keels over]}")
 
 
 class AssetSettings(NaosModel):

@@ -323,3 +323,57 @@ def test_both_profiles_render_byte_identically_twice_and_on_one_core(tmp_path, f
                           env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "one_core.mp4").read_bytes() == first.read_bytes()
+
+
+# ---- who the eye goes to: over the shoulder, listeners in the shade, poses from the action ------------------------
+
+
+def body_box(p) -> tuple[int, int, int, int]:
+    """The middle of a standing character's coat."""
+    return (round(p.cx - p.w * 0.15), round(p.bottom - p.h * 0.55), round(p.cx + p.w * 0.15), round(p.bottom - p.h * 0.3))
+
+
+def test_the_listener_is_in_the_shade_while_the_speaker_talks(tmp_path, talking, face_assets):
+    _, frames, places = talking
+    quiet = tmp_path / "quiet.mp4"
+    render_shot(talking_shot(1.0).model_copy(update={"lines": []}), face_plan(), face_assets, quiet)
+    still = frames_of(quiet)[0]
+    for cid, darker in (("tobias", True), ("mara", False)):
+        x0, y0, x1, y1 = body_box(places[cid])
+        talk, calm = frames[0, y0:y1, x0:x1].mean(), still[y0:y1, x0:x1].mean()
+        assert (talk < 0.9 * calm) if darker else abs(talk - calm) < 2, (cid, talk, calm)
+
+
+def test_over_the_shoulder_shows_the_listener_from_behind_and_the_speaker_talking(tmp_path, face_assets):
+    shot = talking_shot(3.0).model_copy(update={"framing": "over_shoulder"})
+    plan = face_plan()
+    speaker, listener = character_layout(shot, plan, face_assets)
+    assert (speaker.character_id, listener.character_id) == ("mara", "tobias")
+    assert listener.mirror and listener.face is None and listener.shade < 0.3  # a dark back, no face to animate
+    assert listener.h > 1.5 * H and listener.cx < W * 0.15 < W * 0.5 < speaker.cx  # near, big, at the edge
+    out = tmp_path / "ots.mp4"
+    render_shot(shot, plan, face_assets, out)
+    frames = frames_of(out)
+    levels = mouth_levels(shot, "mara", len(frames), FPS)
+    moving = change(frames, mouth_box(speaker))
+    assert moving[[f for f, v in enumerate(levels) if v == 2]].min() > 12.0
+    x0, y0 = max(0, listener.cx - listener.w // 4), max(0, listener.bottom - listener.h)
+    assert frames[0, y0 + 40:y0 + 120, x0:x0 + 60].mean() < 40  # the near shoulder: almost a silhouette
+
+
+def test_an_actor_who_falls_lies_on_the_floor(tmp_path, face_assets):
+    plan, empty, fallen = face_plan(), tmp_path / "empty.mp4", tmp_path / "fallen.mp4"
+    shot = wide_shot(characters=["mara"], duration_s=1.0, template="action", action_beats=["Mara falls."])
+    render_shot(shot.model_copy(update={"characters": []}), plan, face_assets, empty)
+    render_shot(shot.model_copy(update={"poses": {"mara": "lying"}}), plan, face_assets, fallen)
+    standing = tmp_path / "standing.mp4"
+    render_shot(shot, plan, face_assets, standing)
+
+    def extent(video: Path) -> tuple[int, int]:
+        mask = np.abs(frames_of(video)[0] - frames_of(empty)[0]).max(axis=2) > 40
+        ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        return xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1
+
+    (lw, lh), (sw, sh) = extent(fallen), extent(standing)
+    assert sh > 1.8 * sw and lw > 1.8 * lh, ((lw, lh), (sw, sh))  # upright, then on its side
+    assert shot_render_key(shot, plan) != shot_render_key(shot.model_copy(update={"poses": {"mara": "lying"}}), plan)

@@ -369,3 +369,18 @@ def test_manifest_beat_markers_follow_the_locked_timeline(episode: str, pilot):
     actions = [m for m in markers if m.kind == "action"]
     assert [m.shot_id for m in actions] == [s.id for s in ep.shot_list.shots if s.action_beats]
     assert [m.at_s for m in markers] == sorted(m.at_s for m in markers)
+
+
+def test_conversations_cut_between_framings_and_actions_pose_who_they_name(pilot):
+    """A reply is seen over the listener's shoulder (the speaker first), every third line of a scene is a two-shot;
+    "Tobias falls into the dark" lays Tobias down, not the man he struggles with."""
+    framings = {s.framing for ep in pilot.values() for s in ep.shot_list.shots}
+    assert {"over_shoulder", "two_shot", "medium", "close_up", "establishing", "wide"} <= framings
+    for ep in pilot.values():
+        for shot in ep.shot_list.shots:
+            if shot.framing == "over_shoulder":
+                assert len(shot.characters) == 2 and shot.characters[0] == shot.lines[0].speaker_id, shot.id
+    struggle = next(s for s in pilot["s01e04"].shot_list.shots if "falls into the dark" in " ".join(s.action_beats))
+    assert struggle.poses == {"tobias": "lying"} and set(struggle.characters) == {"tobias", "aldo"}
+    assert all(not s.poses for ep in pilot.values() for s in ep.shot_list.shots if s is not struggle
+               and not any(w in " ".join(s.action_beats).lower() for w in ("falls", "sinks", "turns away")))

@@ -61,3 +61,17 @@ def test_a_shed_is_drawn_indoors_and_a_harbour_has_somewhere_to_stand():
     r, g, b = harbour.getpixel((x_floor, 176))
     r2, g2, b2 = harbour.getpixel((x_sea, 176))
     assert r > b and b2 > r2, ((r, g, b), (r2, g2, b2))
+
+
+@pytest.mark.parametrize("action, pose", [
+    ("Tobias clutches his chest and sinks to the boards.", "lying"), ("The two men struggle and Tobias falls.", "lying"),
+    ("Mara turns away from the window.", "turned_away"), ("Ines lifts the logbook.", None),
+    ("Rosa counts the crates.", None),
+])
+def test_an_actions_words_give_its_pose(action, pose):
+    assert vocabulary().pose_of(action) == pose
+
+
+def test_a_project_adds_pose_words():
+    more = vocabulary().extended({"poses": {"lying": ["keels over"]}})
+    assert more.pose_of("Dev keels over.") == "lying" and vocabulary().pose_of("Dev keels over.") is None

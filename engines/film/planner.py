@@ -3,8 +3,10 @@
 Templates (one shot each):
 - establishing: opens every scene on the location; an opening action beat becomes this shot.
 - action: one action beat, the scene's characters in a wide frame.
-- dialogue: one line; medium, or close-up for intense emotions; every third line in a scene
-  with two or more characters is a two-shot with the previous speaker.
+- dialogue: one line; medium, or close-up for intense emotions; in a scene with two or more characters a reply is
+  seen over the listener's shoulder (the second line of each three) and every third line is a two-shot.
+An action beat's verbs pose the characters it names (settings.yaml `poses`: "sinks" lies them down, "turns away"
+turns them), and each character gets a name tag on their first appearance.
 Durations come from the real voice-over (each line's measured take, synthesized before the lock), or in no-voice
 mode from an estimate of speech time, or an author's hold; rounded up to half seconds so they are whole frames at
 common frame rates. A narrated action beat gets a narrator line and a shot long enough for it. The timing lock hash covers the ordered
@@ -14,6 +16,7 @@ common frame rates. A narrated action beat gets a narrator line and a shot long 
 from __future__ import annotations
 
 import math
+import re
 
 from engines.media.settings import Vocabulary, vocabulary
 from schemas import (
@@ -100,7 +103,16 @@ def _action_shot(scene: ScriptScene, n: int, el: ScriptElement | None, establish
         action_beats=texts,
         lines=lines,
         audio_intent=AudioIntent(vo_refs=[ln.line_id for ln in lines], sfx_tags=_sfx(texts), music_mood=mood),
+        _actors=list(el.actors) if el else [],
     )
+
+
+def _actors(action: str, on_screen: list[str], names: dict[str, str], authored: list[str]) -> list[str]:
+    """Who an action's verb is about: the characters on screen whose first name it says ("The two men struggle and
+    Tobias falls": Tobias), else the outline's `actors`."""
+    said = set(re.findall(r"[\w']+", action.lower()))
+    named = [c for c in on_screen if names.get(c, c).split()[0].lower() in said]
+    return named or [c for c in authored if c in on_screen]
 
 
 def _dialogue_shot(scene: ScriptScene, el: ScriptElement, previous_speaker: str | None, line_no: int,
@@ -108,13 +120,17 @@ def _dialogue_shot(scene: ScriptScene, el: ScriptElement, previous_speaker: str 
     speech = speech_s.get(el.line_id) if el.line_id in speech_s else _speech_s(el.text)
     duration = max(MIN_SHOT_S, _half_seconds(LINE_LEAD_S + speech + LINE_TAIL_S))
     intense = (el.emotion or "") in INTENSE
-    two_shot = len(scene.characters) >= 2 and line_no % 3 == 0 and previous_speaker not in (None, el.speaker_id)
-    characters = [el.speaker_id, previous_speaker] if two_shot else [el.speaker_id]
+    reply = len(scene.characters) >= 2 and previous_speaker not in (None, el.speaker_id)
+    # a conversation cuts between framings: a reply over the listener's shoulder, every third line both in a
+    # two-shot, the rest on the speaker (closer when the feeling is strong)
+    two_shot = reply and line_no % 3 == 0
+    over_shoulder = reply and not two_shot and not intense and line_no % 3 == 2
+    characters = [el.speaker_id, previous_speaker] if two_shot or over_shoulder else [el.speaker_id]
     assert el.line_id and el.speaker_id and el.speaker_name
     return dict(
         template="dialogue",
         duration_s=duration,
-        framing="two_shot" if two_shot else ("close_up" if intense else "medium"),
+        framing="two_shot" if two_shot else "over_shoulder" if over_shoulder else ("close_up" if intense else "medium"),
         movement="push_in" if intense else "static",
         characters=characters,
         expressions={el.speaker_id: el.emotion or "neutral"},
@@ -137,6 +153,7 @@ def plan_shots(script: Script, speech: dict[str, float] | None = None,
     names = {**{el.speaker_id: el.speaker_name for sc in script.scenes for el in sc.elements
                 if el.speaker_id and el.speaker_name}, **(names or {})}
     shots: list[Shot] = []
+    scene_actors: dict[str, list[str]] = {}  # shot id -> the actors an outline named for its action
     for scene_index, scene in enumerate(script.scenes):
         mood = _mood(scene)
         light = (vocab or vocabulary()).time_of_day(scene.time)
@@ -156,12 +173,20 @@ def plan_shots(script: Script, speech: dict[str, float] | None = None,
                 specs.append(_dialogue_shot(scene, el, previous_speaker, line_no, mood, speech))
                 previous_speaker = el.speaker_id
         for n, spec in enumerate(specs, start=1):
+            scene_actors[f"{scene.id}_sh{n:02d}"] = spec.pop("_actors", [])
             shots.append(Shot(
                 id=f"{scene.id}_sh{n:02d}", scene_id=scene.id, index=len(shots), environment=scene.location_id,
                 environment_notes=f"{scene.location_name}, {scene.time}", time_of_day=light, **spec,
             ))
     shots = [s.model_copy(update={"lines": [ln.model_copy(update={"mouth": mouths.get(ln.line_id, "")})
                                              for ln in s.lines]}) if s.lines else s for s in shots]
+    words = vocab or vocabulary()
+    for i, shot in enumerate(shots):  # an action's verbs pose the characters it names
+        if shot.template == "action" and shot.action_beats:
+            pose = words.pose_of(shot.action_beats[0])
+            actors = _actors(shot.action_beats[0], shot.characters, names, scene_actors.get(shot.id, []))
+            if pose and actors:
+                shots[i] = shot.model_copy(update={"poses": {c: pose for c in actors}})
     for i, shot in enumerate(shots):  # a dip to black between scenes
         if i + 1 == len(shots) or shots[i + 1].scene_id != shot.scene_id:
             shots[i] = shot.model_copy(update={"ends_scene": True})

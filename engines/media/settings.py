@@ -2,6 +2,7 @@
 
 kind_of(name, description)  -> "interior", "sea", … or None (no word matched)
 time_of_day(text)           -> "day", "dawn", "dusk" or "night" ("day" when no word matches)
+Vocabulary.pose_of(action)  -> "lying", "turned_away" or None (standing)
 A project extends the vocabulary with `assets.setting_words` ({kinds: {kind: [words]}, times: {time: [words]}});
 `Vocabulary.extended(...)` merges such a mapping after the built-in words.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -29,11 +30,21 @@ def _words(text: str) -> str:
 class Vocabulary:
     kinds: dict[str, tuple[str, ...]]
     times: dict[str, tuple[str, ...]]
+    poses: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = TABLE) -> Vocabulary:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return cls({k: tuple(v) for k, v in data["kinds"].items()}, {k: tuple(v) for k, v in data["times"].items()})
+        return cls({k: tuple(v) for k, v in data["kinds"].items()}, {k: tuple(v) for k, v in data["times"].items()},
+                   {k: tuple(v) for k, v in data.get("poses", {}).items()})
+
+    def pose_of(self, action: str) -> str | None:
+        """The pose an action's words put its actors in ("Tobias clutches his chest and sinks" -> lying), or None."""
+        padded = _words(action)
+        for pose, words in self.poses.items():
+            if any(f" {w} " in padded for w in words):
+                return pose
+        return None
 
     def extended(self, extra: Mapping[str, Mapping[str, Sequence[str]]] | None) -> Vocabulary:
         """These words plus a project's: new words of a known kind or time, or new kinds (drawn as plain land)."""
@@ -45,7 +56,11 @@ class Vocabulary:
             kinds.setdefault(kind, []).extend(w.lower() for w in words)
         for time, words in (extra.get("times") or {}).items():
             times.setdefault(time, []).extend(w.lower() for w in words)
-        return Vocabulary({k: tuple(v) for k, v in kinds.items()}, {k: tuple(v) for k, v in times.items()})
+        poses = {k: list(v) for k, v in self.poses.items()}
+        for pose, words in (extra.get("poses") or {}).items():
+            poses.setdefault(pose, []).extend(w.lower() for w in words)
+        return Vocabulary({k: tuple(v) for k, v in kinds.items()}, {k: tuple(v) for k, v in times.items()},
+                          {k: tuple(v) for k, v in poses.items()})
 
     def kind_of(self, name: str, description: str = "") -> str | None:
         """The kind whose words the location's name (×3) and description hold most; the first listed on a tie."""

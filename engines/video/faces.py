@@ -64,9 +64,9 @@ def face_box(rig: FaceRig, ox: float, oy: float, sx: float, sy: float) -> FaceBo
     return FaceBox(x0, y0, max(2, x1 - x0), max(2, y1 - y0), sx, sy, ox, oy)
 
 
-def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int) -> Image.Image:
+def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int, shade: float = 1.0) -> Image.Image:
     """One face state as an RGBA sprite of the box's size: shut lids over the eyes, the mouth at `level` (0: the
-    image's own closed mouth shows through)."""
+    image's own closed mouth shows through); `shade` darkens it as the character is darkened (a listener)."""
     img = Image.new("RGBA", (box.w * SS, box.h * SS), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
 
@@ -97,7 +97,12 @@ def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int) -> Image.Ima
             (x, y), kx = at(mx, my - open_h * 0.45), 0.26 * mw * box.sx * SS
             d.rectangle([round(x - kx), round(y), round(x + kx), round(y + 0.09 * mw * box.sy * SS)],
                         fill=(*TEETH, 255))
-    return img.reduce(SS)
+    out = img.reduce(SS)
+    if shade != 1.0:  # as ffmpeg's colorchannelmixer darkens the image under it (rounded to nearest)
+        r, g, b, a = out.split()
+        lut = [min(255, int(v * shade + 0.5)) for v in range(256)]
+        out = Image.merge("RGBA", (r.point(lut), g.point(lut), b.point(lut), a))
+    return out
 
 
 def blink_frames(shot_id: str, character_id: str, frames: int, fps: int) -> set[int]:
@@ -129,13 +134,14 @@ def mouth_levels(shot: Shot, character_id: str, frames: int, fps: int) -> list[i
     return levels
 
 
-def write_face_track(workdir: Path, name: str, rig: FaceRig, box: FaceBox, states: list[tuple[bool, int]]) -> str:
+def write_face_track(workdir: Path, name: str, rig: FaceRig, box: FaceBox, states: list[tuple[bool, int]],
+                     shade: float = 1.0) -> str:
     """Sprites for the states used and an image sequence `{name}_%05d.png` (one symlink per frame) in workdir;
     returns the sequence's pattern."""
     drawn: dict[tuple[bool, int], str] = {}
     for state in sorted(set(states)):
         file = f"{name}_s{int(state[0])}{state[1]}.png"
-        draw_sprite(rig, box, *state).save(workdir / file, format="PNG", compress_level=PNG_LEVEL)
+        draw_sprite(rig, box, *state, shade=shade).save(workdir / file, format="PNG", compress_level=PNG_LEVEL)
         drawn[state] = file
     for f, state in enumerate(states):
         link = workdir / f"{name}_{f:05d}.png"

@@ -37,7 +37,8 @@ from .ffmpeg import (
 )
 from .tags import TAG_TOP, TITLE_S, dips, draw_title, tag_fades, title_fades, write_tag
 
-RENDERER_VERSION = "video-preview@3"  # bump whenever the bytes a given input produces change (3: faces, name tags, floors, time-of-day grades)
+RENDERER_VERSION = "video-preview@4"  # bump whenever the bytes a given input produces change (3: faces, name tags,
+# floors, time-of-day grades; 4: over-the-shoulder shots, poses, listeners in the shade)
 
 PAN_MARGIN = 0.15  # pans travel over a background 15 % wider than the frame
 PUSH_ZOOM = 0.12  # push_in ends 12 % closer than it starts
@@ -60,8 +61,17 @@ FRAMINGS: dict[str, FramingLayout] = {
     "wide": FramingLayout(1.05, 0.58, 1.00),
     "medium": FramingLayout(1.18, 0.82, 1.08),
     "two_shot": FramingLayout(1.12, 0.76, 1.05),
+    "over_shoulder": FramingLayout(1.15, 0.80, 1.08),  # the speaker; the listener's shoulder is OTS_* below
     "close_up": FramingLayout(1.45, 1.30, 1.40),
 }
+
+
+# Over the shoulder: the listener in the near foreground at the left edge, from behind (mirrored, in shadow), the
+# speaker at OTS_SPEAKER_X of the frame. The listener's head top sits at OTS_HEAD of the frame height.
+OTS_LISTENER_H, OTS_HEAD, OTS_LISTENER_X, OTS_SPEAKER_X = 1.9, 0.42, 0.05, 0.62
+OTS_SHADE = 0.16  # a near silhouette: the back of someone close to the camera
+LISTENER_SHADE = 0.82  # a listener beside the speaker, a little in the shade: the eye goes to who talks
+TURNED_SHADE = 0.55  # a character turned away: their back, so no face
 
 
 def background_asset_id(shot: Shot) -> str:
@@ -200,6 +210,16 @@ class Placement:
     h: int
     rig: FaceRig | None = None
     face: FaceBox | None = None  # where the face's sprites go, when the image has a face rig
+    mirror: bool = False  # drawn flipped: seen from behind (over the shoulder, turned away)
+    lying: bool = False  # turned a quarter (clockwise) to lie on the floor: w×h are the lying figure's
+    shade: float = 1.0  # 1: as painted; less: in shadow (a listener, a back)
+
+    def filters(self) -> str:
+        """The ffmpeg filters that pose and light the scaled image (empty: none)."""
+        f = (["hflip"] if self.mirror else []) + (["transpose=clock"] if self.lying else [])
+        if self.shade != 1.0:
+            f.append(f"colorchannelmixer=rr={self.shade:.2f}:gg={self.shade:.2f}:bb={self.shade:.2f}")
+        return ",".join(f)
 
 
 def canvas_width(shot: Shot, plan: RenderPlan) -> int:
@@ -231,23 +251,39 @@ def character_layout(shot: Shot, plan: RenderPlan, asset_paths: dict[str, Path])
         a, b = max(floor[0] + char_h * 0.12, x0 + 0.08 * W), min(floor[1] - char_h * 0.12, x0 + 0.92 * W)
         if a < b and not all(a <= x <= b for x in xs):
             xs = [(a + b) / 2] if n == 1 else [a + (b - a) * (i + 0.5) / n for i in range(n)]
+    ots = shot.framing == "over_shoulder" and n == 2
+    if ots:
+        xs = [x0 + OTS_SPEAKER_X * W, x0 + OTS_LISTENER_X * W]
+    speakers = {ln.speaker_id for ln in shot.lines} & set(shot.characters)
     out = []
     for i, cid in enumerate(shot.characters):
         asset_id = character_image_id(shot, plan, cid)
         path = _resolved_path(plan, asset_id, asset_paths, shot.id)
-        cx = round(xs[i])
+        cx, h, b = round(xs[i]), char_h, bottom
+        if ots and i == 1:  # the listener's shoulder, near and big
+            h = _even(H * OTS_LISTENER_H)
+            b = round(H * OTS_HEAD + 0.9 * h)
         if path is None:
-            out.append(Placement(cid, asset_id, None, cx, bottom, 0, char_h))
+            out.append(Placement(cid, asset_id, None, cx, b, 0, h))
             continue
         try:
             with Image.open(path) as im:
                 iw, ih = im.size
         except Exception as exc:  # ffmpeg would fail on it too: say which shot and asset
             raise RenderError(f"render shot {shot.id}", f"asset {asset_id}: {path} is not a readable image ({exc})") from None
-        char_w = _even(iw * char_h / ih)
-        rig = plan.asset(asset_id).face  # type: ignore[union-attr]
-        face = face_box(rig, cx - char_w / 2, bottom - char_h, char_w / iw, char_h / ih) if rig else None
-        out.append(Placement(cid, asset_id, path, cx, bottom, char_w, char_h, rig, face))
+        w = _even(iw * h / ih)
+        pose = shot.poses.get(cid, "standing")
+        shade = OTS_SHADE if ots and i == 1 else TURNED_SHADE if pose == "turned_away" else \
+            LISTENER_SHADE if speakers and cid not in speakers else 1.0
+        if pose == "lying":  # a quarter turn: as long as the figure was tall, on the floor (a little into it:
+            length = _even(h * 0.9)  # the image's transparent margin)
+            wide = _even(iw * length / ih)
+            out.append(Placement(cid, asset_id, path, cx, b + wide // 5, length, wide, lying=True, shade=shade))
+            continue
+        mirror = (ots and i == 1) or pose == "turned_away"
+        rig = plan.asset(asset_id).face if not mirror else None  # type: ignore[union-attr]
+        face = face_box(rig, cx - w / 2, b - h, w / iw, h / ih) if rig else None
+        out.append(Placement(cid, asset_id, path, cx, b, w, h, rig, face, mirror=mirror, shade=shade))
     return out
 
 
@@ -373,7 +409,10 @@ def build_shot_chain(
         label = f"{tag}_c{i}"
         if p.path is not None:
             src = gb.add_image(p.path, label)
-            chains.append(f"{src}format=rgba,scale=w={p.w}:h={p.h}:flags=lanczos,setsar=1[{label}]")
+            w, h = (p.h, p.w) if p.lying else (p.w, p.h)  # scaled upright, then turned
+            pose = p.filters()
+            chains.append(f"{src}format=rgba,scale=w={w}:h={h}:flags=lanczos,{pose + ',' if pose else ''}setsar=1"
+                          f"[{label}]")
             if p.face is not None:
                 faces.append((f"{tag}_f{i}", p))
         else:
@@ -395,7 +434,7 @@ def build_shot_chain(
         shut = blink_frames(shot.id, p.character_id, frames, fps)
         mouth = mouth_levels(shot, p.character_id, frames, fps)
         src = gb.add_sequence(write_face_track(gb.workdir, name, p.rig, box, [(f in shut, mouth[f]) for f in
-                                                                              range(frames)]))
+                                                                              range(frames)], shade=p.shade))
         chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
                       f"format=yuva420p,settb=1/{fps},setpts=N[{name}]")
         chains.append(f"{still}[{name}]overlay=x={box.x}:y={box.y}:format=yuv420:eval=init[{name}_on]")
