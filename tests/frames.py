@@ -12,7 +12,7 @@ import numpy as np
 
 from engines.video import ffmpeg_exe
 from engines.video.shots import character_layout
-from schemas.artifacts import RenderOutput, RenderPlan, ShotList
+from schemas.artifacts import RenderOutput, RenderPlan, Shot, ShotList
 
 
 @dataclass
@@ -44,16 +44,22 @@ def crop_frames(video: Path, first: int, count: int, box: tuple[int, int, int, i
     return np.frombuffer(raw, dtype=np.uint8).reshape(-1, h, w, 3).astype(np.int16)
 
 
-def mouth_checks(out: Path, library: Path, home: Path) -> list[MouthCheck]:
-    """For every static dialogue shot of a rendered episode (--out folder `out`), how much the speaker's mouth box
-    changes before and during the line, measured in the decoded episode.mp4."""
-    plan = RenderPlan.model_validate(json.loads((out / "RenderPlan.json").read_text()))
+def shots_and_starts(out: Path) -> tuple[list[Shot], dict[str, int]]:
+    """A rendered episode's shots (--out folder `out`) and the frame each starts on in episode.mp4."""
     shots = ShotList.model_validate(json.loads((out / "ShotList.json").read_text())).shots
     output = RenderOutput.model_validate(json.loads((out / "RenderOutput.json").read_text()))
     starts, at = {}, 0
     for clip in output.shot_clips:
         starts[clip.shot_id] = at
         at += clip.frames
+    return shots, starts
+
+
+def mouth_checks(out: Path, library: Path, home: Path) -> list[MouthCheck]:
+    """For every static dialogue shot of a rendered episode (--out folder `out`), how much the speaker's mouth box
+    changes before and during the line, measured in the decoded episode.mp4."""
+    plan = RenderPlan.model_validate(json.loads((out / "RenderPlan.json").read_text()))
+    shots, starts = shots_and_starts(out)
     paths = asset_paths(plan, library, home)
     checks = []
     for shot in shots:

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DRAFT_VOICES
-from frames import crop_frames, mouth_checks
+from frames import crop_frames, mouth_checks, shots_and_starts
 
 from engines.media.settings import kind_of
-from schemas.artifacts import RenderOutput, ShotList
 
 ROOT = Path(__file__).resolve().parents[1]
 SEASON = ROOT / "tests" / "seasons" / "pier9"
@@ -34,16 +33,6 @@ def episode(request, tmp_path_factory) -> tuple[Path, Path]:
                             timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return out, home
-
-
-def shots_and_starts(out: Path) -> tuple[list, dict[str, int]]:
-    shots = ShotList.model_validate(json.loads((out / "ShotList.json").read_text())).shots
-    output = RenderOutput.model_validate(json.loads((out / "RenderOutput.json").read_text()))
-    starts, at = {}, 0
-    for clip in output.shot_clips:
-        starts[clip.shot_id] = at
-        at += clip.frames
-    return shots, starts
 
 
 def test_speakers_talk(episode):
