@@ -184,6 +184,10 @@ class FaceRig(NaosModel):
     skin: str = Field(pattern=HEX_COLOUR, description="colour of the lids, e.g. #e8c0a4")
     mouth_bg: str | None = Field(None, pattern=HEX_COLOUR, description="what surrounds the mouth when it is not skin "
                                                                        "(a beard)")
+    brows: list[tuple[int, int]] = Field(default_factory=list, max_length=2, description="brow centres, over the "
+                                                                                         "eyes; default 2.6 eye "
+                                                                                         "radii above each eye")
+    brow_colour: str | None = Field(None, pattern=HEX_COLOUR, description="default: a dark brown")
 
 
 class ResolvedAsset(NaosModel):

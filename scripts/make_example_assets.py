@@ -377,10 +377,11 @@ def _figure(
     return _finish(big, CHAR_SIZE)
 
 
-def face(skin: RGB, mouth_bg: RGB | None = None) -> dict:
+def face(skin: RGB, hair: RGB, mouth_bg: RGB | None = None) -> dict:
     """The face rig of a `_figure` (schemas.FaceRig, in the image's pixels), for the sidecar's `face:`."""
     rig = {"eyes": [[184, 114], [218, 114]], "eye_r": 4, "mouth": [200, 146], "mouth_w": 22,
-           "skin": "#{:02x}{:02x}{:02x}".format(*skin)}
+           "skin": "#{:02x}{:02x}{:02x}".format(*skin), "brows": [[184, 104], [218, 104]],
+           "brow_colour": "#{:02x}{:02x}{:02x}".format(*_mix(hair, (0, 0, 0), 0.45))}
     if mouth_bg:
         rig["mouth_bg"] = "#{:02x}{:02x}{:02x}".format(*mouth_bg)
     return rig
@@ -453,12 +454,12 @@ def paint_aldo() -> Image.Image:
 
 CHARACTERS: dict[str, tuple[Callable[[], Image.Image], str, dict]] = {
     "aldo": (paint_aldo, "Aldo Finch, supply-boat skipper: rust-red pea jacket, black watch cap, a lantern.",
-             face((214, 168, 136))),
-    "mara": (paint_mara, "Mara Quill, fisher: teal oilskin coat, red knit cap, a coil of rope.", face((226, 180, 150))),
+             face((214, 168, 136), (40, 34, 30))),
+    "mara": (paint_mara, "Mara Quill, fisher: teal oilskin coat, red knit cap, a coil of rope.", face((226, 180, 150), (120, 64, 40))),
     "tobias": (paint_tobias, "Tobias Venn, lighthouse keeper: long navy peacoat, peaked keeper's cap, white beard.",
-               face((232, 192, 164), mouth_bg=(236, 234, 228))),
+               face((232, 192, 164), (236, 236, 232), mouth_bg=(236, 234, 228))),
     "ines": (paint_ines, "Ines Calder, cartographer: mustard coat, dark hair in a bun, satchel and a rolled chart.",
-             face((198, 148, 112))),
+             face((198, 148, 112), (44, 30, 28))),
 }
 
 

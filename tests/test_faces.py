@@ -377,3 +377,27 @@ def test_an_actor_who_falls_lies_on_the_floor(tmp_path, face_assets):
     (lw, lh), (sw, sh) = extent(fallen), extent(standing)
     assert sh > 1.8 * sw and lw > 1.8 * lh, ((lw, lh), (sw, sh))  # upright, then on its side
     assert shot_render_key(shot, plan) != shot_render_key(shot.model_copy(update={"poses": {"mara": "lying"}}), plan)
+
+
+def test_the_speakers_feeling_shows_on_the_brows_and_the_resting_mouth(tmp_path, face_assets):
+    """Worried brows rise at the inner ends and the mouth rests in a frown; a neutral line keeps the image's face."""
+    plan = face_plan()
+    base = talking_shot(1.0)
+    renders = {}
+    for emotion in ("neutral", "worried", "happy"):
+        out = tmp_path / f"{emotion}.mp4"
+        render_shot(base.model_copy(update={"expressions": {"mara": emotion}}), plan, face_assets, out)
+        renders[emotion] = frames_of(out)[2]  # before the line: the mouth at rest
+    mara = character_layout(base, plan, face_assets)[0]
+    f = mara.face
+    brow_y = f.oy + (RIG.eyes[0][1] - 2.6 * RIG.eye_r) * f.sy
+    brows = (round(f.ox + 70 * f.sx), round(brow_y - 8), round(f.ox + 130 * f.sx), round(brow_y + 8))
+    mouth = mouth_box(mara)
+
+    def diff(a, b, box):
+        x0, y0, x1, y1 = box
+        return np.abs(renders[a][y0:y1, x0:x1] - renders[b][y0:y1, x0:x1]).mean()
+
+    assert diff("worried", "neutral", brows) > 3 and diff("happy", "neutral", brows) > 1
+    assert diff("worried", "neutral", mouth) > 3 and diff("happy", "worried", mouth) > 3
+    assert diff("neutral", "neutral", brows) == 0

@@ -768,7 +768,7 @@ def _face_geometry(width: int, height: int) -> dict:
     cx, eye_y = width // 2, round(0.138 * height)
     dx, r = round(0.05 * width), max(2, round(0.0055 * height))
     return {"eyes": [[cx - dx, eye_y], [cx + dx, eye_y]], "eye_r": r, "mouth": [cx, round(0.182 * height)],
-            "mouth_w": max(4, round(0.06 * width))}
+            "mouth_w": max(4, round(0.06 * width)), "brows": [[cx - dx, eye_y - 2 * r], [cx + dx, eye_y - 2 * r]]}
 
 
 def character_face(asset_id: str, name: str, description: str, height: int = 1200) -> dict:
@@ -781,7 +781,9 @@ def character_face(asset_id: str, name: str, description: str, height: int = 120
     if hair is None and {"old", "elderly", "aged", "grizzled"} & set(words):
         hair = (170, 168, 164)
     hair = hair if hair is not None else NATURAL_HAIR[digest[3] % len(NATURAL_HAIR)]
-    rig = {**_face_geometry(width, height), "skin": "#{:02x}{:02x}{:02x}".format(*skin)}
+    brow = _scale(hair if hair != (0, 0, 0) else skin, 0.55)
+    rig = {**_face_geometry(width, height), "skin": "#{:02x}{:02x}{:02x}".format(*skin),
+           "brow_colour": "#{:02x}{:02x}{:02x}".format(*brow)}
     if BEARD & set(words) and hair != (0, 0, 0):
         rig["mouth_bg"] = "#{:02x}{:02x}{:02x}".format(*hair)
     return rig

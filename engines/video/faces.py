@@ -30,6 +30,17 @@ LIP = (74, 28, 30)  # the inside of a mouth
 TEETH = (236, 232, 222)
 TONGUE = (178, 84, 86)
 PNG_LEVEL = 6
+BROW = (62, 44, 38)
+# A speaker's feeling on the face, in eye radii: (inner brow end, outer brow end) raised (-) or lowered (+), and the
+# resting mouth: smile, frown or o. Unlisted emotions keep the image's own brows and mouth.
+EMOTION_FACES: dict[str, tuple[float, float, str]] = {
+    "worried": (-0.9, 0.3, "frown"), "afraid": (-1.0, 0.2, "o"), "scared": (-1.0, 0.2, "o"), "sad": (-0.8, 0.4, "frown"),
+    "grief": (-0.9, 0.5, "frown"), "tired": (-0.3, 0.5, "frown"), "uneasy": (-0.7, 0.2, "frown"),
+    "desperate": (-1.0, 0.3, "o"), "angry": (0.7, -0.6, "frown"), "furious": (0.9, -0.7, "frown"),
+    "tense": (0.5, -0.3, ""), "surprised": (-0.9, -0.9, "o"), "shocked": (-1.1, -1.0, "o"),
+    "alarmed": (-1.0, -0.6, "o"), "curious": (-0.6, -0.2, ""), "happy": (-0.3, -0.3, "smile"),
+    "warm": (-0.2, -0.2, "smile"), "hopeful": (-0.5, -0.3, "smile"), "amused": (-0.2, -0.4, "smile"),
+}
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -53,9 +64,9 @@ class FaceBox:
 
 def face_box(rig: FaceRig, ox: float, oy: float, sx: float, sy: float) -> FaceBox:
     """The box around the rig's eyes and mouth (with room for shut lids and an open mouth), in composite px."""
-    left = min(min(e[0] for e in rig.eyes) - 2.2 * rig.eye_r, rig.mouth[0] - 0.75 * rig.mouth_w)
-    right = max(max(e[0] for e in rig.eyes) + 2.2 * rig.eye_r, rig.mouth[0] + 0.75 * rig.mouth_w)
-    top = min(e[1] for e in rig.eyes) - 2.2 * rig.eye_r
+    left = min(min(e[0] for e in rig.eyes) - 2.4 * rig.eye_r, rig.mouth[0] - 0.75 * rig.mouth_w)
+    right = max(max(e[0] for e in rig.eyes) + 2.4 * rig.eye_r, rig.mouth[0] + 0.75 * rig.mouth_w)
+    top = min(b[1] for b in brow_centres(rig)) - 1.6 * rig.eye_r
     bottom = rig.mouth[1] + 0.6 * rig.mouth_w
     x0 = math.floor((ox + left * sx) / 2) * 2
     y0 = math.floor((oy + top * sy) / 2) * 2
@@ -64,9 +75,15 @@ def face_box(rig: FaceRig, ox: float, oy: float, sx: float, sy: float) -> FaceBo
     return FaceBox(x0, y0, max(2, x1 - x0), max(2, y1 - y0), sx, sy, ox, oy)
 
 
-def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int, shade: float = 1.0) -> Image.Image:
+def brow_centres(rig: FaceRig) -> list[tuple[int, int]]:
+    return list(rig.brows) or [(x, round(y - 2.6 * rig.eye_r)) for x, y in rig.eyes]
+
+
+def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int, shade: float = 1.0,
+                emotion: str | None = None) -> Image.Image:
     """One face state as an RGBA sprite of the box's size: shut lids over the eyes, the mouth at `level` (0: the
-    image's own closed mouth shows through); `shade` darkens it as the character is darkened (a listener)."""
+    image's own closed mouth shows through, or the emotion's resting mouth), the emotion's brows (EMOTION_FACES);
+    `shade` darkens it as the character is darkened (a listener)."""
     img = Image.new("RGBA", (box.w * SS, box.h * SS), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
 
@@ -77,6 +94,18 @@ def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int, shade: float
         (x, y), kx, ky = at(cx, cy), rx * box.sx * SS, ry * box.sy * SS
         d.ellipse([round(x - kx), round(y - ky), round(x + kx), round(y + ky)], fill=fill)
 
+    feeling = EMOTION_FACES.get(emotion or "")
+    r = rig.eye_r
+    if feeling:  # brows: the image's own are painted over with skin, then drawn at the feeling's angle
+        inner, outer, _ = feeling
+        mid = sum(x for x, _ in rig.eyes) / len(rig.eyes)
+        for bx, by in brow_centres(rig):
+            ellipse(bx, by, 2.3 * r, 0.9 * r, (*_rgb(rig.skin), 255))
+            side = -1 if bx < mid else 1  # the outer end is away from the nose
+            (x0, y0) = at(bx - side * 1.8 * r, by + inner * r)
+            (x1, y1) = at(bx + side * 1.8 * r, by + outer * r)
+            d.line([(round(x0), round(y0)), (round(x1), round(y1))], fill=(*_rgb(rig.brow_colour or "#3e2c26"), 255),
+                   width=max(SS, round(0.6 * r * box.sy * SS)))
     if shut:
         skin = _rgb(rig.skin)
         lid = tuple(max(0, c * 55 // 100) for c in skin)
@@ -86,6 +115,18 @@ def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int, shade: float
             width = max(SS, round(0.55 * rig.eye_r * box.sy * SS))
             d.arc([round(x - kx), round(y - kx * 0.6), round(x + kx), round(y + kx * 0.6)], 10, 170, fill=(*lid, 255),
                   width=width)
+    rest = feeling[2] if feeling else ""
+    if not level and rest:  # the resting mouth of a feeling, over the image's own
+        mx, my, mw = rig.mouth[0], rig.mouth[1], rig.mouth_w
+        ellipse(mx, my, 0.62 * mw, 0.22 * mw, (*_rgb(rig.mouth_bg or rig.skin), 255))
+        if rest == "o":
+            ellipse(mx, my, 0.16 * mw, 0.14 * mw, (*LIP, 255))
+        else:
+            (x, y), kx, ky = at(mx, my), 0.42 * mw * box.sx * SS, 0.2 * mw * box.sy * SS
+            arc = [round(x - kx), round(y - ky * (2 if rest == "smile" else 0)), round(x + kx),
+                   round(y + ky * (0 if rest == "smile" else 2))]
+            d.arc(arc, *((20, 160) if rest == "smile" else (200, 340)), fill=(*LIP, 255),
+                  width=max(SS, round(0.1 * mw * box.sy * SS)))
     if level:
         mx, my, mw = rig.mouth[0], rig.mouth[1], rig.mouth_w
         bg = _rgb(rig.mouth_bg or rig.skin)
@@ -135,13 +176,14 @@ def mouth_levels(shot: Shot, character_id: str, frames: int, fps: int) -> list[i
 
 
 def write_face_track(workdir: Path, name: str, rig: FaceRig, box: FaceBox, states: list[tuple[bool, int]],
-                     shade: float = 1.0) -> str:
+                     shade: float = 1.0, emotion: str | None = None) -> str:
     """Sprites for the states used and an image sequence `{name}_%05d.png` (one symlink per frame) in workdir;
     returns the sequence's pattern."""
     drawn: dict[tuple[bool, int], str] = {}
     for state in sorted(set(states)):
         file = f"{name}_s{int(state[0])}{state[1]}.png"
-        draw_sprite(rig, box, *state, shade=shade).save(workdir / file, format="PNG", compress_level=PNG_LEVEL)
+        draw_sprite(rig, box, *state, shade=shade, emotion=emotion).save(workdir / file, format="PNG",
+                                                                          compress_level=PNG_LEVEL)
         drawn[state] = file
     for f, state in enumerate(states):
         link = workdir / f"{name}_{f:05d}.png"

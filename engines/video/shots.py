@@ -37,8 +37,8 @@ from .ffmpeg import (
 )
 from .tags import TAG_TOP, TITLE_S, dips, draw_title, tag_fades, title_fades, write_tag
 
-RENDERER_VERSION = "video-preview@4"  # bump whenever the bytes a given input produces change (3: faces, name tags,
-# floors, time-of-day grades; 4: over-the-shoulder shots, poses, listeners in the shade)
+RENDERER_VERSION = "video-preview@5"  # bump whenever the bytes a given input produces change (3: faces, name tags,
+# floors, time-of-day grades; 4: over-the-shoulder shots, poses, listeners in the shade; 5: feelings on faces)
 
 PAN_MARGIN = 0.15  # pans travel over a background 15 % wider than the frame
 PUSH_ZOOM = 0.12  # push_in ends 12 % closer than it starts
@@ -434,7 +434,8 @@ def build_shot_chain(
         shut = blink_frames(shot.id, p.character_id, frames, fps)
         mouth = mouth_levels(shot, p.character_id, frames, fps)
         src = gb.add_sequence(write_face_track(gb.workdir, name, p.rig, box, [(f in shut, mouth[f]) for f in
-                                                                              range(frames)], shade=p.shade))
+                                                                              range(frames)], shade=p.shade,
+                                               emotion=shot.expressions.get(p.character_id)))
         chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
                       f"format=yuva420p,settb=1/{fps},setpts=N[{name}]")
         chains.append(f"{still}[{name}]overlay=x={box.x}:y={box.y}:format=yuv420:eval=init[{name}_on]")
