@@ -77,8 +77,8 @@ class GenerativeLocal(AssetSource):
 
     def __init__(self, vocab: Vocabulary | None = None, **options: Any):
         super().__init__(**options)
-        self.vocab = vocab or vocabulary()
-        if self.vocab != vocabulary():  # a project's own words draw other pictures: another cache key
+        self.vocab, base = vocab or vocabulary(), vocabulary()
+        if (self.vocab.kinds, self.vocab.times) != (base.kinds, base.times):  # other pictures: another cache key
             words = json.dumps([self.vocab.kinds, self.vocab.times], sort_keys=True).encode()
             self.version = f"{generate.GENERATOR_VERSION}+words.{hashlib.sha256(words).hexdigest()[:12]}"
 

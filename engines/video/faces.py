@@ -104,7 +104,8 @@ def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int, shade: float
             side = -1 if bx < mid else 1  # the outer end is away from the nose
             (x0, y0) = at(bx - side * 1.8 * r, by + inner * r)
             (x1, y1) = at(bx + side * 1.8 * r, by + outer * r)
-            d.line([(round(x0), round(y0)), (round(x1), round(y1))], fill=(*_rgb(rig.brow_colour or "#3e2c26"), 255),
+            brow = _rgb(rig.brow_colour) if rig.brow_colour else BROW
+            d.line([(round(x0), round(y0)), (round(x1), round(y1))], fill=(*brow, 255),
                    width=max(SS, round(0.6 * r * box.sy * SS)))
     if shut:
         skin = _rgb(rig.skin)
@@ -116,9 +117,10 @@ def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int, shade: float
             d.arc([round(x - kx), round(y - kx * 0.6), round(x + kx), round(y + kx * 0.6)], 10, 170, fill=(*lid, 255),
                   width=width)
     rest = feeling[2] if feeling else ""
-    if not level and rest:  # the resting mouth of a feeling, over the image's own
-        mx, my, mw = rig.mouth[0], rig.mouth[1], rig.mouth_w
+    mx, my, mw = rig.mouth[0], rig.mouth[1], rig.mouth_w
+    if level or rest:  # the image's own closed mouth, painted over
         ellipse(mx, my, 0.62 * mw, 0.22 * mw, (*_rgb(rig.mouth_bg or rig.skin), 255))
+    if not level and rest:  # the resting mouth of a feeling
         if rest == "o":
             ellipse(mx, my, 0.16 * mw, 0.14 * mw, (*LIP, 255))
         else:
@@ -128,9 +130,6 @@ def draw_sprite(rig: FaceRig, box: FaceBox, shut: bool, level: int, shade: float
             d.arc(arc, *((20, 160) if rest == "smile" else (200, 340)), fill=(*LIP, 255),
                   width=max(SS, round(0.1 * mw * box.sy * SS)))
     if level:
-        mx, my, mw = rig.mouth[0], rig.mouth[1], rig.mouth_w
-        bg = _rgb(rig.mouth_bg or rig.skin)
-        ellipse(mx, my, 0.62 * mw, 0.22 * mw, (*bg, 255))  # hides the image's own closed mouth
         open_h = (0.16, 0.30)[level - 1] * mw
         ellipse(mx, my + open_h * 0.3, (0.34, 0.40)[level - 1] * mw, open_h, (*LIP, 255))
         if level == 2:

@@ -40,6 +40,8 @@ from .tags import TAG_TOP, TITLE_S, dips, draw_title, tag_fades, title_fades, wr
 RENDERER_VERSION = "video-preview@5"  # bump whenever the bytes a given input produces change (3: faces, name tags,
 # floors, time-of-day grades; 4: over-the-shoulder shots, poses, listeners in the shade; 5: feelings on faces)
 
+# RGB(A) -> BT.709 limited-range YUV, as every picture of a shot is converted (the still, faces, tags, the title)
+TO_BT709 = "scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int"
 PAN_MARGIN = 0.15  # pans travel over a background 15 % wider than the frame
 PUSH_ZOOM = 0.12  # push_in ends 12 % closer than it starts
 
@@ -423,7 +425,7 @@ def build_shot_chain(
 
     # To YUV once, then repeat the frame: everything above ran on one frame only.
     chains.append(
-        f"{base}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+        f"{base}{TO_BT709},"
         f"format=yuv420p,loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N[{tag}_still]"
     )
     still = f"[{tag}_still]"
@@ -436,7 +438,7 @@ def build_shot_chain(
         src = gb.add_sequence(write_face_track(gb.workdir, name, p.rig, box, [(f in shut, mouth[f]) for f in
                                                                               range(frames)], shade=p.shade,
                                                emotion=shot.expressions.get(p.character_id)))
-        chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+        chains.append(f"{src}{TO_BT709},"
                       f"format=yuva420p,settb=1/{fps},setpts=N[{name}]")
         chains.append(f"{still}[{name}]overlay=x={box.x}:y={box.y}:format=yuv420:eval=init[{name}_on]")
         still = f"[{name}_on]"
@@ -457,7 +459,7 @@ def build_shot_chain(
         y = max(0, y) // 2 * 2
         placed.append((x, y, tw, th))
         after = TITLE_S[1] + 0.2 if shot.title else 0.0  # tags wait for the title to go
-        chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+        chains.append(f"{src}{TO_BT709},"
                       f"format=yuva420p,loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N,"
                       f"{tag_fades(frames, fps, after)}[{name}]")
         chains.append(f"{still}[{name}]overlay=x={x}:y={y}:format=yuv420:eval=init[{name}_on]")
@@ -473,7 +475,7 @@ def build_shot_chain(
         img = draw_title(shot.title, W, H)
         img.save(gb.workdir / f"{name}.png", format="PNG", compress_level=6)
         src = gb.add_image(gb.workdir / f"{name}.png", name)
-        chains.append(f"{src}scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,"
+        chains.append(f"{src}{TO_BT709},"
                       f"format=yuva420p,loop=loop={frames - 1}:size=1,settb=1/{fps},setpts=N,"
                       f"{title_fades(frames, fps)}[{name}]")
         y = round(H * 0.40 - img.height / 2) // 2 * 2

@@ -1,4 +1,5 @@
-"""Name tags: a character's name under them on their first appearance in the episode (Shot.introduces).
+"""Name tags (a character's name over their head on their first appearance in the episode: Shot.introduces), the
+episode's title over its opening shot, and the dips through black between scenes.
 
 Drawn once per shot with Pillow (the bundled DejaVu Sans, BASIC layout, integer coordinates: the same pixels on
 every machine), overlaid on the still before the camera moves, so the tag stays with its character through a pan or
